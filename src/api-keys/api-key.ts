@@ -1,0 +1,34 @@
+/** One API key as the service knows it. The token itself is never stored, only its hash. */
+export interface ApiKey {
+  readonly name: string;
+  readonly enabled: boolean;
+  /** Scopes the key grants; `*` and trailing-`*` wildcards allowed. */
+  readonly permissions: readonly string[];
+  /** Lowercase hex SHA-256 of the full token. */
+  readonly hash: string;
+  readonly createdAt?: string;
+  readonly updatedAt?: string;
+}
+
+/** A tenant folder name: 1–64 of `[A-Za-z0-9._-]`, not starting with a dot. */
+export const TENANT_ID_PATTERN = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
+/** A key name: 1–128 of `[A-Za-z0-9._-]`. */
+export const KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+/** A permission: 1–128 of `[A-Za-z0-9._:*-]`. */
+export const PERMISSION_PATTERN = /^[A-Za-z0-9._:*-]{1,128}$/;
+export const MAX_PERMISSIONS = 64;
+/** The stored form of a token: lowercase hex SHA-256 (uppercase hex is accepted from hand edits). */
+export const HASH_PATTERN = /^[0-9a-fA-F]{64}$/;
+
+export function isTenantId(value: string): boolean {
+  return TENANT_ID_PATTERN.test(value);
+}
+
+export function isKeyName(value: string): boolean {
+  return KEY_NAME_PATTERN.test(value);
+}
+
+/** Permissions in their first-seen order, duplicates dropped. */
+export function uniquePermissions(permissions: readonly string[]): string[] {
+  return [...new Set(permissions)];
+}

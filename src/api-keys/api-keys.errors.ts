@@ -1,0 +1,29 @@
+/**
+ * Storage-level failures, independent of HTTP. ProblemDetailsFilter maps each to its status
+ * in one place; the CLI prints their messages.
+ */
+export class TenantNotFoundError extends Error {
+  constructor(readonly tenantId: string) {
+    super(`tenant "${tenantId}" does not exist`);
+  }
+}
+
+/** The tenant's security.yml cannot be used; it is left untouched. The message never quotes it. */
+export class TenantFileInvalidError extends Error {
+  constructor(
+    readonly tenantId: string,
+    readonly problem: string,
+  ) {
+    super(`${tenantId}/security.yml is invalid: ${problem}`);
+  }
+}
+
+/** Reading or writing the tenant's files failed at the operating-system level (EACCES, ENOSPC...). */
+export class TenantStorageError extends Error {
+  constructor(
+    readonly tenantId: string,
+    readonly code: string,
+  ) {
+    super(`could not update ${tenantId}/security.yml (${code})`);
+  }
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { ApiKeysController } from './api-keys.controller';
+import { ApiKeysRepository } from './api-keys.repository';
+import { ApiKeysService } from './api-keys.service';
+import { YamlApiKeysRepository } from './yaml-api-keys.repository';
+
+/** The five endpoints over each tenant's security.yml. */
+@Module({
+  controllers: [ApiKeysController],
+  providers: [ApiKeysService, { provide: ApiKeysRepository, useClass: YamlApiKeysRepository }],
+  exports: [ApiKeysService, ApiKeysRepository],
+})
+export class ApiKeysModule {}

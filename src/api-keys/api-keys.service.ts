@@ -1,0 +1,100 @@
+import { ConflictException, ForbiddenException, Injectable, NotFoundException } from '@nestjs/common';
+import type { Principal } from '../auth/principal';
+import { uncovered } from '../auth/scope-matching';
+import { type ApiKey, isKeyName, uniquePermissions } from './api-key';
+import { hashToken, mintToken } from './api-key-token';
+import { ApiKeysRepository } from './api-keys.repository';
+
+export interface NewApiKey {
+  readonly name: string;
+  readonly enabled?: boolean;
+  readonly permissions?: readonly string[];
+}
+
+export interface ApiKeyUpdate {
+  readonly enabled: boolean;
+  readonly permissions?: readonly string[];
+}
+
+/** A key just created, with the only copy of its plaintext token. */
+export interface CreatedApiKey {
+  readonly key: ApiKey;
+  readonly token: string;
+}
+
+function keyNotFound(tenantId: string, name: string): NotFoundException {
+  return new NotFoundException(`API key "${name}" does not exist in tenant "${tenantId}"`);
+}
+
+/** The rules of API keys: unique names, no privilege escalation, hashed tokens shown once. */
+@Injectable()
+export class ApiKeysService {
+  constructor(private readonly repository: ApiKeysRepository) {}
+
+  list(tenantId: string): Promise<readonly ApiKey[]> {
+    return this.repository.list(tenantId);
+  }
+
+  async get(tenantId: string, name: string): Promise<ApiKey> {
+    const key = isKeyName(name) ? await this.repository.findByName(tenantId, name) : undefined;
+    if (!key) throw keyNotFound(tenantId, name);
+    return key;
+  }
+
+  async create(tenantId: string, request: NewApiKey, caller: Principal): Promise<CreatedApiKey> {
+    const permissions = uniquePermissions(request.permissions ?? []);
+    assertGrantable(caller, permissions);
+    const token = mintToken();
+    const now = new Date().toISOString();
+    const key: ApiKey = {
+      name: request.name,
+      enabled: request.enabled ?? true,
+      permissions,
+      hash: hashToken(token),
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.repository.change(tenantId, (keys) => {
+      if (keys.get(key.name)) {
+        throw new ConflictException(`an API key named "${key.name}" already exists`);
+      }
+      keys.put(key);
+    });
+    return { key, token };
+  }
+
+  update(tenantId: string, name: string, request: ApiKeyUpdate, caller: Principal): Promise<ApiKey> {
+    return this.repository.change(tenantId, (keys) => {
+      const current = isKeyName(name) ? keys.get(name) : undefined;
+      if (!current) throw keyNotFound(tenantId, name);
+      const permissions = request.permissions
+        ? uniquePermissions(request.permissions)
+        : current.permissions;
+      assertGrantable(caller, permissions);
+      const updated: ApiKey = {
+        ...current,
+        enabled: request.enabled,
+        permissions,
+        updatedAt: new Date().toISOString(),
+      };
+      keys.put(updated);
+      return updated;
+    });
+  }
+
+  async delete(tenantId: string, name: string): Promise<void> {
+    await this.repository.change(tenantId, (keys) => {
+      if (!isKeyName(name) || !keys.delete(name)) throw keyNotFound(tenantId, name);
+    });
+  }
+}
+
+/** The grant rule: a caller may only give a key permissions its own scopes cover. */
+function assertGrantable(caller: Principal, permissions: readonly string[]): void {
+  const beyond = uncovered(caller.scopes, permissions);
+  if (beyond.length > 0) {
+    throw new ForbiddenException(
+      `the key's permissions would exceed your own; not covered: ${beyond.join(', ')}`,
+    );
+  }
+}

@@ -1,0 +1,25 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean } from 'class-validator';
+import { KEY_NAME_SCHEMA, PERMISSIONS_SCHEMA } from './api-key.dto';
+import { IsKeyName, IsOmittable, IsPermissionList } from './validation';
+
+/** Request body to create an API key. */
+export class CreateApiKeyDto {
+  @ApiProperty(KEY_NAME_SCHEMA)
+  @IsKeyName()
+  name!: string;
+
+  @ApiPropertyOptional({ description: 'Whether this key is active. Defaults to true.', default: true })
+  @IsOmittable()
+  @IsBoolean({ message: '$property must be a boolean' })
+  enabled?: boolean;
+
+  @ApiPropertyOptional({
+    ...PERMISSIONS_SCHEMA,
+    description: 'List of permission scopes granted to this key. Use ["*"] for full access.',
+    default: [],
+  })
+  @IsOmittable()
+  @IsPermissionList()
+  permissions?: string[];
+}

@@ -1,0 +1,38 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsString,
+  Length,
+  Matches,
+  ValidateIf,
+} from 'class-validator';
+import { KEY_NAME_PATTERN, MAX_PERMISSIONS, PERMISSION_PATTERN } from '../api-key';
+
+/** May be left out, but not sent as null: `null` is a wrong type, not an omission. */
+export function IsOmittable(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
+}
+
+export function IsKeyName(): PropertyDecorator {
+  return applyDecorators(
+    IsString({ message: '$property must be a string' }),
+    Length(1, 128, { message: '$property must be 1 to 128 characters long' }),
+    Matches(KEY_NAME_PATTERN, {
+      message: '$property may only contain letters, digits, hyphens, underscores and dots',
+    }),
+  );
+}
+
+export function IsPermissionList(): PropertyDecorator {
+  return applyDecorators(
+    IsArray({ message: '$property must be an array of strings' }),
+    ArrayMaxSize(MAX_PERMISSIONS, { message: `$property may hold at most ${MAX_PERMISSIONS} entries` }),
+    IsString({ each: true, message: 'each of $property must be a string' }),
+    Matches(PERMISSION_PATTERN, {
+      each: true,
+      message:
+        'each of $property must be 1 to 128 characters of letters, digits and . _ : * -',
+    }),
+  );
+}

@@ -1,0 +1,215 @@
+import {
+  EVENT_ID,
+  type Event,
+  dump,
+  getScalarValue,
+  loadAll,
+  parseEvents,
+  YAMLException,
+} from 'js-yaml';
+import { type ApiKey, HASH_PATTERN, KEY_NAME_PATTERN, PERMISSION_PATTERN } from './api-key';
+
+/** Files above this size are refused before parsing. 10,000 keys take about 2.5 MB. */
+export const MAX_SECURITY_FILE_BYTES = 16 * 1024 * 1024;
+
+/** Parse limits for a file people edit by hand: deep nesting and alias floods fail fast. */
+const LOAD_LIMITS = { maxDepth: 64, maxAliases: 1000 } as const;
+
+type Mapping = Record<string, unknown>;
+
+/** One `apiKeys` entry: the key as the service reads it, and the mapping it came from. */
+export interface StoredEntry {
+  readonly key: ApiKey;
+  /** Every field of the entry as written, unknown ones included, so rewrites keep them. */
+  readonly raw: Readonly<Mapping>;
+}
+
+/** A parsed security.yml: its top-level mapping (any other sections kept) and its keys. */
+export interface SecurityDocument {
+  readonly sections: Readonly<Mapping>;
+  readonly entries: readonly StoredEntry[];
+}
+
+/** Why a security.yml cannot be used, as "line N: field: what is wrong", never quoting the file. */
+export class SecurityFileError extends Error {}
+
+export const EMPTY_SECURITY_DOCUMENT: SecurityDocument = { sections: {}, entries: [] };
+
+function isMapping(value: unknown): value is Mapping {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function field(mapping: Mapping, name: string): unknown {
+  return Object.hasOwn(mapping, name) ? mapping[name] : undefined;
+}
+
+/** Parses and validates the text of a security.yml. Throws SecurityFileError. */
+export function parseSecurityFile(text: string): SecurityDocument {
+  let documents: unknown[];
+  try {
+    documents = loadAll(text, LOAD_LIMITS);
+  } catch (error) {
+    if (error instanceof YAMLException) {
+      const where = error.mark ? `line ${error.mark.line + 1}, column ${error.mark.column + 1}: ` : '';
+      throw new SecurityFileError(`${where}${error.reason}`);
+    }
+    throw new SecurityFileError('the file is not valid YAML');
+  }
+  if (documents.length > 1) throw new SecurityFileError('the file holds more than one YAML document');
+  const root = documents[0] ?? null;
+  if (root === null) return EMPTY_SECURITY_DOCUMENT;
+  if (!isMapping(root)) throw new SecurityFileError('line 1: the top level must be a mapping');
+
+  const list = field(root, 'apiKeys') ?? [];
+  if (!Array.isArray(list)) {
+    throw new SecurityFileError(`line ${apiKeysLine(text)}: apiKeys must be a list`);
+  }
+  const entries: StoredEntry[] = [];
+  const names = new Map<string, number>();
+  const hashes = new Map<string, number>();
+  list.forEach((item: unknown, index) => {
+    const fail = (problem: string): never => {
+      throw new SecurityFileError(`line ${entryLine(text, index)}: apiKeys[${index}]${problem}`);
+    };
+    const entry = toEntry(item, fail);
+    const sameName = names.get(entry.key.name);
+    if (sameName !== undefined) fail(`.name "${entry.key.name}" repeats apiKeys[${sameName}]`);
+    const sameHash = hashes.get(entry.key.hash);
+    if (sameHash !== undefined) fail(`.hash repeats the hash of apiKeys[${sameHash}]`);
+    names.set(entry.key.name, index);
+    hashes.set(entry.key.hash, index);
+    entries.push(entry);
+  });
+  return { sections: root, entries };
+}
+
+function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
+  if (!isMapping(item)) return fail(' must be a mapping with at least name and hash');
+  const name = field(item, 'name');
+  if (typeof name !== 'string' || !KEY_NAME_PATTERN.test(name)) {
+    fail('.name must be 1-128 characters of A-Z a-z 0-9 . _ -');
+  }
+  const hash = field(item, 'hash');
+  if (typeof hash !== 'string' || !HASH_PATTERN.test(hash)) {
+    fail('.hash must be 64 hexadecimal characters (the SHA-256 of the token)');
+  }
+  const enabled = field(item, 'enabled') ?? true;
+  if (typeof enabled !== 'boolean') fail('.enabled must be true or false');
+  const permissions = field(item, 'permissions') ?? [];
+  if (
+    !Array.isArray(permissions) ||
+    !permissions.every((p): p is string => typeof p === 'string' && PERMISSION_PATTERN.test(p))
+  ) {
+    fail('.permissions must be a list of permissions (1-128 characters of A-Z a-z 0-9 . _ : * -)');
+  }
+  const key: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {
+    name: name as string,
+    enabled: enabled as boolean,
+    permissions: permissions as string[],
+    hash: (hash as string).toLowerCase(),
+  };
+  for (const stamp of ['createdAt', 'updatedAt'] as const) {
+    const value = field(item, stamp) ?? undefined;
+    if (value === undefined) continue;
+    if (typeof value !== 'string') fail(`.${stamp} must be a timestamp string`);
+    key[stamp] = value as string;
+  }
+  return { key, raw: item };
+}
+
+/** The entry for `key`, keeping the fields of the entry it replaces that the service does not know. */
+export function toStoredEntry(key: ApiKey, replaced?: Readonly<Mapping>): StoredEntry {
+  const raw: Mapping = {
+    ...replaced,
+    name: key.name,
+    enabled: key.enabled,
+    permissions: [...key.permissions],
+    hash: key.hash,
+  };
+  if (key.createdAt !== undefined) raw.createdAt = key.createdAt;
+  if (key.updatedAt !== undefined) raw.updatedAt = key.updatedAt;
+  return { key, raw };
+}
+
+/** The YAML text of a security.yml: the other sections as they were, `apiKeys` in its place. */
+export function renderSecurityFile(document: SecurityDocument): string {
+  const root: Mapping = { ...document.sections };
+  root.apiKeys = document.entries.map((entry) => entry.raw);
+  return dump(root, { quoteStyle: 'double', lineWidth: -1 });
+}
+
+// Error path only: finds where things are, re-reading the text as parser events.
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function startOf(event: Event): number {
+  switch (event.type) {
+    case EVENT_ID.MAPPING:
+    case EVENT_ID.SEQUENCE:
+      return event.start;
+    case EVENT_ID.SCALAR:
+      return event.valueStart;
+    case EVENT_ID.ALIAS:
+      return event.anchorStart;
+    default:
+      return -1;
+  }
+}
+
+/** Index just past the node starting at `index`. */
+function skipNode(events: Event[], index: number): number {
+  const type = events[index].type;
+  if (type !== EVENT_ID.MAPPING && type !== EVENT_ID.SEQUENCE) return index + 1;
+  let depth = 0;
+  do {
+    const t = events[index].type;
+    if (t === EVENT_ID.MAPPING || t === EVENT_ID.SEQUENCE) depth++;
+    else if (t === EVENT_ID.POP) depth--;
+    index++;
+  } while (depth > 0 && index < events.length);
+  return index;
+}
+
+/** Event index of the top-level `apiKeys` value, or -1. */
+function apiKeysValue(text: string, events: Event[]): number {
+  const root = events.findIndex((e) => e.type === EVENT_ID.MAPPING);
+  if (root < 0) return -1;
+  let index = root + 1;
+  while (index < events.length && events[index].type !== EVENT_ID.POP) {
+    const key = events[index];
+    const value = skipNode(events, index);
+    if (key.type === EVENT_ID.SCALAR && getScalarValue(text, key) === 'apiKeys') return value;
+    index = skipNode(events, value);
+  }
+  return -1;
+}
+
+function safeEvents(text: string): Event[] {
+  try {
+    return parseEvents(text, LOAD_LIMITS);
+  } catch {
+    return [];
+  }
+}
+
+function apiKeysLine(text: string): number {
+  const events = safeEvents(text);
+  const value = apiKeysValue(text, events);
+  return value < 0 ? 1 : lineOf(text, startOf(events[value]));
+}
+
+function entryLine(text: string, entry: number): number {
+  const events = safeEvents(text);
+  const list = apiKeysValue(text, events);
+  if (list < 0 || events[list].type !== EVENT_ID.SEQUENCE) return 1;
+  let index = list + 1;
+  for (let i = 0; i < entry && events[index]?.type !== EVENT_ID.POP; i++) {
+    index = skipNode(events, index);
+  }
+  const event = events[index];
+  return event ? lineOf(text, startOf(event)) : 1;
+}

@@ -1,0 +1,231 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { randomBytes } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { appConfig } from '../config/app.config';
+import { LruCache } from '../common/lru-cache';
+import { type ApiKey, isTenantId } from './api-key';
+import { TenantFileInvalidError, TenantNotFoundError, TenantStorageError } from './api-keys.errors';
+import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
+import {
+  EMPTY_SECURITY_DOCUMENT,
+  MAX_SECURITY_FILE_BYTES,
+  parseSecurityFile,
+  renderSecurityFile,
+  SecurityFileError,
+} from './security-file';
+import { TenantKeys } from './tenant-keys';
+
+export const SECURITY_FILE = 'security.yml';
+
+/** What was last read of a tenant's file, valid while the file's identity stays the same. */
+interface CachedTenant {
+  readonly signature: string;
+  readonly keys?: TenantKeys;
+  readonly error?: TenantFileInvalidError;
+}
+
+interface PendingChange {
+  readonly apply: (keys: ApiKeyChanges) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const NO_FILE = 'absent';
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
+}
+
+/** Inode, size, and nanosecond change and modification times: any write or rename changes it. */
+function signatureOf(stats: BigIntStats): string {
+  return `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+}
+
+/**
+ * Keys in `<TENANTS_DIR>/<tenantId>/security.yml`. The file is the source of truth: each read
+ * stats it and re-parses only when it changed, so hand edits count on the next request. Changes
+ * to a tenant are queued; those that arrive while a write is in flight are applied together in
+ * the next rewrite, which is atomic (temp file, fsync, rename, directory fsync).
+ */
+@Injectable()
+export class YamlApiKeysRepository extends ApiKeysRepository {
+  private readonly root: string;
+  private readonly cache: LruCache<string, CachedTenant>;
+  private readonly queues = new Map<string, PendingChange[]>();
+
+  constructor(@Inject(appConfig.KEY) config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>) {
+    super();
+    this.root = config.tenantsDir;
+    this.cache = new LruCache(config.tenantCacheSize);
+  }
+
+  async list(tenantId: string): Promise<readonly ApiKey[]> {
+    return (await this.read(tenantId)).list();
+  }
+
+  async findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
+    return (await this.read(tenantId)).findByName(name);
+  }
+
+  async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
+    return (await this.read(tenantId)).findByHash(hash);
+  }
+
+  change<T>(tenantId: string, apply: (keys: ApiKeyChanges) => T): Promise<T> {
+    if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
+    return new Promise<T>((resolve, reject) => {
+      const change: PendingChange = { apply, resolve: resolve as (value: unknown) => void, reject };
+      const queue = this.queues.get(tenantId);
+      if (queue) {
+        queue.push(change);
+        return;
+      }
+      const fresh = [change];
+      this.queues.set(tenantId, fresh);
+      void this.drain(tenantId, fresh);
+    });
+  }
+
+  /** Commits the queue in batches until it is empty: one parse, one dump, one fsync per batch. */
+  private async drain(tenantId: string, queue: PendingChange[]): Promise<void> {
+    try {
+      while (queue.length > 0) await this.commit(tenantId, queue.splice(0));
+    } finally {
+      this.queues.delete(tenantId);
+    }
+  }
+
+  private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
+    const outcomes: Array<() => void> = [];
+    try {
+      const draft = (await this.read(tenantId)).edit();
+      for (const change of batch) {
+        try {
+          const value = change.apply(draft);
+          draft.keep();
+          outcomes.push(() => change.resolve(value));
+        } catch (error) {
+          draft.discard();
+          outcomes.push(() => change.reject(error));
+        }
+      }
+      if (draft.hasChanges) await this.write(tenantId, draft.toTenantKeys());
+    } catch (error) {
+      for (const change of batch) change.reject(error);
+      return;
+    }
+    for (const settle of outcomes) settle();
+  }
+
+  private tenantDir(tenantId: string): string {
+    // Only ever joined after the id matched its pattern: no separators, no leading dot.
+    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    return join(this.root, tenantId);
+  }
+
+  /** The tenant's keys as the file holds them now. */
+  private async read(tenantId: string): Promise<TenantKeys> {
+    const dir = this.tenantDir(tenantId);
+    const file = join(dir, SECURITY_FILE);
+    let stats: BigIntStats;
+    try {
+      stats = await stat(file, { bigint: true });
+    } catch (error) {
+      const code = errorCode(error);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code);
+      return this.readWithoutFile(tenantId, dir);
+    }
+    return this.fromCache(tenantId, signatureOf(stats)) ?? this.load(tenantId, file);
+  }
+
+  private fromCache(tenantId: string, signature: string): TenantKeys | undefined {
+    const cached = this.cache.get(tenantId);
+    if (cached?.signature !== signature) return undefined;
+    if (cached.error) throw cached.error;
+    return cached.keys;
+  }
+
+  private async readWithoutFile(tenantId: string, dir: string): Promise<TenantKeys> {
+    let isDirectory = false;
+    try {
+      isDirectory = (await stat(dir)).isDirectory();
+    } catch {
+      // Missing or unreadable: either way there is no such tenant.
+    }
+    if (!isDirectory) throw new TenantNotFoundError(tenantId);
+    const keys = this.fromCache(tenantId, NO_FILE) ?? new TenantKeys(EMPTY_SECURITY_DOCUMENT);
+    this.cache.set(tenantId, { signature: NO_FILE, keys });
+    return keys;
+  }
+
+  /** Reads and parses the file; the signature comes from the open descriptor, so it matches the text. */
+  private async load(tenantId: string, file: string): Promise<TenantKeys> {
+    let signature: string;
+    let text: string | undefined;
+    try {
+      const handle = await open(file, 'r');
+      try {
+        const stats = await handle.stat({ bigint: true });
+        signature = signatureOf(stats);
+        if (!stats.isFile()) text = undefined;
+        else if (stats.size <= BigInt(MAX_SECURITY_FILE_BYTES)) text = await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOENT') return this.read(tenantId); // replaced between stat and open
+      throw new TenantStorageError(tenantId, code);
+    }
+    let entry: CachedTenant;
+    try {
+      if (text === undefined) {
+        throw new SecurityFileError(`the file is not a regular file or exceeds ${MAX_SECURITY_FILE_BYTES} bytes`);
+      }
+      entry = { signature, keys: new TenantKeys(parseSecurityFile(text)) };
+    } catch (error) {
+      if (!(error instanceof SecurityFileError)) throw error;
+      entry = { signature, error: new TenantFileInvalidError(tenantId, error.message) };
+    }
+    this.cache.set(tenantId, entry);
+    return this.fromCache(tenantId, signature) as TenantKeys;
+  }
+
+  /** Replaces the file atomically and durably, then caches what was written without re-reading it. */
+  private async write(tenantId: string, keys: TenantKeys): Promise<void> {
+    const dir = this.tenantDir(tenantId);
+    const file = join(dir, SECURITY_FILE);
+    const temp = join(dir, `.${SECURITY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const text = renderSecurityFile(keys.document);
+    try {
+      const handle = await open(temp, 'wx', 0o600);
+      try {
+        await handle.writeFile(text, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+      await syncDirectory(dir);
+      this.cache.set(tenantId, { signature: signatureOf(await stat(file, { bigint: true })), keys });
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      const code = errorCode(error);
+      if (code === 'ENOENT') throw new TenantNotFoundError(tenantId);
+      throw new TenantStorageError(tenantId, code);
+    }
+  }
+}
+
+/** Makes a rename in `dir` durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,20 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ApiKeysModule } from './api-keys/api-keys.module';
+import { AuthModule } from './auth/auth.module';
+import { JsonBodyInterceptor } from './common/json-body';
+import { LoggingModule } from './common/logging.module';
+import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { createValidationPipe } from './common/validation.pipe';
+import { AppConfigModule } from './config/config.module';
+import { HealthModule } from './health/health.module';
+
+@Module({
+  imports: [AppConfigModule, LoggingModule, ApiKeysModule, AuthModule, HealthModule],
+  providers: [
+    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+    { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+    { provide: APP_PIPE, useFactory: createValidationPipe },
+  ],
+})
+export class AppModule {}

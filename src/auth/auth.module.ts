@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { ApiKeyStrategy } from './api-key.strategy';
+import { AuthenticationGuard } from './authentication.guard';
+import { CREDENTIAL_STRATEGIES, type CredentialStrategy } from './credential-strategy';
+import { ScopesGuard } from './scopes.guard';
+
+/**
+ * Authentication and authorization for every route: AuthenticationGuard then ScopesGuard,
+ * both global. A new way in is one more strategy in CREDENTIAL_STRATEGIES.
+ */
+@Module({
+  imports: [ApiKeysModule],
+  providers: [
+    ApiKeyStrategy,
+    {
+      provide: CREDENTIAL_STRATEGIES,
+      useFactory: (apiKeys: ApiKeyStrategy): CredentialStrategy[] => [apiKeys],
+      inject: [ApiKeyStrategy],
+    },
+    { provide: APP_GUARD, useClass: AuthenticationGuard },
+    { provide: APP_GUARD, useClass: ScopesGuard },
+  ],
+})
+export class AuthModule {}

@@ -1,0 +1,66 @@
+import {
+  BadRequestException,
+  type CanActivate,
+  type ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { AuthenticationRequiredException } from '../common/http-problems';
+import {
+  CREDENTIAL_STRATEGIES,
+  type CredentialStrategy,
+  InvalidCredentialsError,
+} from './credential-strategy';
+import { mayAdminister } from './principal';
+import { Public } from './scopes.decorator';
+
+/**
+ * Establishes who is calling, before any body is validated: exactly one credential, checked by
+ * the strategy for its kind, for the tenant in the path. Credentials are only read from headers.
+ */
+@Injectable()
+export class AuthenticationGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(CREDENTIAL_STRATEGIES) private readonly strategies: readonly CredentialStrategy[],
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (this.reflector.getAllAndOverride(Public, [context.getHandler(), context.getClass()])) {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<Request>();
+    const offered = this.strategies.filter((strategy) => strategy.presentIn(request));
+    if (offered.length > 1) {
+      throw new BadRequestException('send one credential: either Authorization or X-API-Key, not both');
+    }
+    if (offered.length === 0) {
+      throw this.unauthorized('credentials are required: send an X-API-Key header or a bearer token');
+    }
+    const tenantId = typeof request.params.tenantId === 'string' ? request.params.tenantId : '';
+    try {
+      request.principal = await offered[0].authenticate(request, tenantId);
+    } catch (error) {
+      if (!(error instanceof InvalidCredentialsError)) throw error;
+      throw this.unauthorized(error.message, offered[0], error.challenge);
+    }
+    if (tenantId && !mayAdminister(request.principal, tenantId)) {
+      throw new ForbiddenException(`these credentials are not valid for tenant "${tenantId}"`);
+    }
+    return true;
+  }
+
+  private unauthorized(
+    detail: string,
+    failed?: CredentialStrategy,
+    challenge?: string,
+  ): AuthenticationRequiredException {
+    const challenges = this.strategies.map((strategy) =>
+      strategy === failed && challenge ? challenge : strategy.challenge,
+    );
+    return new AuthenticationRequiredException(detail, challenges);
+  }
+}

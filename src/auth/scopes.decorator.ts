@@ -1,0 +1,49 @@
+import { applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  ApiForbiddenResponse,
+  ApiOAuth2,
+  ApiSecurity,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import { ProblemDto } from '../common/problem.dto';
+import type { Principal } from './principal';
+
+export const OAUTH2_SCHEME = 'oauth2';
+export const API_KEY_SCHEME = 'api-key';
+
+/** Scopes a route requires, all of them. Read by ScopesGuard. */
+export const Scopes = Reflector.createDecorator<string[]>();
+
+/** Marks a route that needs no credentials. Every other route must declare its scopes. */
+export const Public = Reflector.createDecorator<void, true>({ transform: () => true });
+
+/**
+ * The one decorator a protected route needs: its scopes, and the matching OpenAPI security
+ * requirements and 401/403 responses.
+ */
+export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    Scopes(scopes),
+    ApiOAuth2(scopes, OAUTH2_SCHEME),
+    ApiSecurity(API_KEY_SCHEME),
+    ApiUnauthorizedResponse({
+      description: 'No credentials, or credentials that are not valid for this tenant.',
+      type: ProblemDto,
+    }),
+    ApiForbiddenResponse({
+      description: `The caller lacks ${scopes.join(' and ')}, is not allowed for this tenant, or would grant more than it holds.`,
+      type: ProblemDto,
+    }),
+  );
+}
+
+/** The authenticated caller of the current request. */
+export const CurrentPrincipal = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): Principal => {
+    const principal = context.switchToHttp().getRequest<Request>().principal;
+    if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
+    return principal;
+  },
+);

@@ -1,0 +1,99 @@
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { parseArgs } from 'node:util';
+import { ApiKeysModule } from './api-keys/api-keys.module';
+import { ApiKeysService } from './api-keys/api-keys.service';
+import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
+import { OPERATOR } from './auth/principal';
+import { AppConfigModule } from './config/config.module';
+
+const USAGE = `usage: npm run keys -- <command>
+
+  create <tenant> <name> [--permissions <p1,p2|'*'>] [--disabled]
+                         creates a key and prints its token, once
+  list <tenant>          lists the tenant's keys
+  delete <tenant> <name> deletes a key
+
+The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
+
+/** The CLI needs the keys and the configuration, not the HTTP server. */
+@Module({ imports: [AppConfigModule, ApiKeysModule] })
+class CliModule {}
+
+class UsageError extends Error {}
+
+async function createKey(service: ApiKeysService, args: string[], options: CliOptions) {
+  const [tenant, name] = args;
+  if (!tenant || !name) throw new UsageError('create needs a tenant and a name');
+  const request = plainToInstance(CreateApiKeyDto, {
+    name,
+    enabled: !options.disabled,
+    permissions: (options.permissions ?? '').split(/[\s,]+/).filter(Boolean),
+  });
+  const errors = await validate(request);
+  if (errors.length > 0) {
+    throw new UsageError(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));
+  }
+  const { key, token } = await service.create(tenant, request, OPERATOR);
+  process.stdout.write(
+    `created API key "${key.name}" in tenant "${tenant}" with permissions [${key.permissions.join(', ')}]\n` +
+      `token (shown once, store it now):\n${token}\n`,
+  );
+}
+
+interface CliOptions {
+  permissions?: string;
+  disabled?: boolean;
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      permissions: { type: 'string', short: 'p' },
+      disabled: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
+  try {
+    const service = app.get(ApiKeysService);
+    switch (command) {
+      case 'create':
+        await createKey(service, args, values);
+        break;
+      case 'list': {
+        if (!args[0]) throw new UsageError('list needs a tenant');
+        for (const key of await service.list(args[0])) {
+          const state = key.enabled ? 'enabled ' : 'disabled';
+          process.stdout.write(`${key.name}\t${state}\t${key.permissions.join(' ')}\n`);
+        }
+        break;
+      }
+      case 'delete':
+        if (!args[0] || !args[1]) throw new UsageError('delete needs a tenant and a name');
+        await service.delete(args[0], args[1]);
+        process.stdout.write(`deleted API key "${args[1]}" from tenant "${args[0]}"\n`);
+        break;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await app.close();
+  }
+}
+
+run(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`keys: ${message}\n${error instanceof UsageError ? `\n${USAGE}\n` : ''}`);
+  process.exitCode = 1;
+});

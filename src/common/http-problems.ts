@@ -1,0 +1,32 @@
+import { ForbiddenException, HttpException, UnauthorizedException } from '@nestjs/common';
+
+/** An HTTP exception that carries response headers; ProblemDetailsFilter sends them. */
+export interface WithHeaders {
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export function hasHeaders(exception: unknown): exception is HttpException & WithHeaders {
+  return exception instanceof HttpException && typeof (exception as Partial<WithHeaders>).headers === 'object';
+}
+
+/** 401 with the `WWW-Authenticate` challenges a client can answer. */
+export class AuthenticationRequiredException extends UnauthorizedException implements WithHeaders {
+  readonly headers: Record<string, string>;
+
+  constructor(detail: string, challenges: readonly string[]) {
+    super(detail);
+    this.headers = { 'WWW-Authenticate': challenges.join(', ') };
+  }
+}
+
+/** 403 for a caller without a required scope; bearers are told which (RFC 6750 §3.1). */
+export class InsufficientScopeException extends ForbiddenException implements WithHeaders {
+  readonly headers: Record<string, string>;
+
+  constructor(missing: readonly string[], toBearer: boolean) {
+    super(`this operation requires the scope ${missing.join(' ')}`);
+    this.headers = toBearer
+      ? { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${missing.join(' ')}"` }
+      : {};
+  }
+}

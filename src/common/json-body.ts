@@ -1,0 +1,73 @@
+import {
+  BadRequestException,
+  type CallHandler,
+  type ExecutionContext,
+  Injectable,
+  type NestInterceptor,
+  PayloadTooLargeException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
+import { json } from 'body-parser';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { hasBody, is as typeIs } from 'type-is';
+import type { Observable } from 'rxjs';
+
+/** Bodies above this many bytes are refused with 413. */
+export const MAX_BODY_BYTES = 100_000;
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+const bodyErrors = new WeakMap<Request, unknown>();
+
+/**
+ * Parses JSON bodies but holds back a parse error instead of answering at once, so that
+ * authentication, which runs later, decides first: an unauthenticated request is 401 whatever
+ * its body. JsonBodyInterceptor, which runs after the guards, raises what was held back.
+ */
+export function deferredJsonBodyParser(): RequestHandler {
+  const parse = json({ limit: MAX_BODY_BYTES, type: JSON_TYPES, strict: true });
+  return (request: Request, response: Response, next: NextFunction) => {
+    parse(request, response, (error?: unknown) => {
+      if (error) bodyErrors.set(request, error);
+      next();
+    });
+  };
+}
+
+interface BodyParserError {
+  readonly type?: string;
+  readonly message?: string;
+}
+
+function toHttpError(error: BodyParserError): Error {
+  switch (error.type) {
+    case 'entity.too.large':
+      return new PayloadTooLargeException(`the request body exceeds ${MAX_BODY_BYTES} bytes`);
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new UnsupportedMediaTypeException(error.message ?? 'unsupported body encoding');
+    case 'entity.parse.failed':
+      return new BadRequestException(`the request body is not valid JSON: ${error.message ?? ''}`);
+    default:
+      return new BadRequestException('the request body could not be read');
+  }
+}
+
+/** After authentication: refuses bodies that failed to parse, are not JSON, or are not objects. */
+@Injectable()
+export class JsonBodyInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<Request>();
+    const error = bodyErrors.get(request);
+    if (error) throw toHttpError(error as BodyParserError);
+    if (request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH') {
+      if (hasBody(request) && !typeIs(request.headers['content-type'] ?? '', JSON_TYPES)) {
+        throw new UnsupportedMediaTypeException('the request body must be application/json');
+      }
+      request.body ??= {};
+      if (typeof request.body !== 'object' || Array.isArray(request.body)) {
+        throw new BadRequestException('the request body must be a JSON object');
+      }
+    }
+    return next.handle();
+  }
+}

@@ -1,0 +1,30 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class FieldErrorDto {
+  @ApiProperty({ example: 'name' })
+  field!: string;
+
+  @ApiProperty({ example: 'name may only contain letters, digits, hyphens, underscores and dots' })
+  message!: string;
+}
+
+/** RFC 9457 problem details, sent as `application/problem+json` for every error. */
+export class ProblemDto {
+  @ApiProperty({ example: 'about:blank' })
+  type!: string;
+
+  @ApiProperty({ example: 'Bad Request' })
+  title!: string;
+
+  @ApiProperty({ example: 400 })
+  status!: number;
+
+  @ApiProperty({ example: 'name may only contain letters, digits, hyphens, underscores and dots' })
+  detail!: string;
+
+  @ApiPropertyOptional({ description: 'The request id, as in the X-Request-Id response header.' })
+  instance?: string;
+
+  @ApiPropertyOptional({ type: [FieldErrorDto], description: 'One entry per invalid field.' })
+  errors?: FieldErrorDto[];
+}
