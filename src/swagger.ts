@@ -6,7 +6,8 @@ import { SCOPE_DESCRIPTIONS } from './auth/scopes';
 import { authConfig } from './config/auth.config';
 
 /** Shown when OAUTH2_AUTHORIZATION_URL is unset: the scheme is documented, but cannot be used. */
-const UNCONFIGURED_AUTHORIZATION_URL = 'https://authorization-url.invalid/set-OAUTH2_AUTHORIZATION_URL';
+const UNCONFIGURED_AUTHORIZATION_URL =
+  'https://authorization-url.invalid/set-OAUTH2_AUTHORIZATION_URL';
 
 /** Swagger UI at /docs and the OpenAPI document at /docs-json, generated from the code. */
 export function setupSwagger(app: INestApplication): void {
@@ -14,7 +15,7 @@ export function setupSwagger(app: INestApplication): void {
   const config = new DocumentBuilder()
     .setTitle('tenant-api-keys')
     .setDescription(
-      'Each tenant manages its API keys. Keys are stored as SHA-256 hashes in the tenant\'s security.yml; the plaintext token is shown once, at creation. Authenticate with an OAuth2 bearer token or with an API key of the same tenant (X-API-Key). Errors are RFC 9457 problem details.',
+      "Each tenant manages its API keys. Keys are stored as SHA-256 hashes in the tenant's security.yml; the plaintext token is shown once, at creation. Authenticate with an OAuth2 bearer token or with an API key of the same tenant (X-API-Key). Errors are RFC 9457 problem details.",
     )
     .setVersion('1.0')
     .addOAuth2(

@@ -169,11 +169,7 @@ describe('API keys endpoints (e2e)', () => {
 
     it('answers 401 before looking at the body', async () => {
       await http().post(BASE).send({ name: 'bad name', extra: true }).expect(401);
-      await http()
-        .post(BASE)
-        .set('Content-Type', 'application/json')
-        .send('{"name": ')
-        .expect(401);
+      await http().post(BASE).set('Content-Type', 'application/json').send('{"name": ').expect(401);
     });
 
     it('answers 403 when the key lacks tenant.apiKey:write', async () => {
@@ -212,7 +208,11 @@ describe('API keys endpoints (e2e)', () => {
   describe('GET /api/{tenantId}/admin/apiKeys/{keyName}', () => {
     it('returns the key', async () => {
       const res = await http().get(`${BASE}/reader`).set('X-API-Key', reader.token).expect(200);
-      expect(res.body).toEqual({ name: 'reader', enabled: true, permissions: ['tenant.apiKey:read'] });
+      expect(res.body).toEqual({
+        name: 'reader',
+        enabled: true,
+        permissions: ['tenant.apiKey:read'],
+      });
     });
 
     it('answers 404 for a missing key, as a problem', async () => {
@@ -222,7 +222,10 @@ describe('API keys endpoints (e2e)', () => {
     });
 
     it('answers 404 for a name that cannot exist', async () => {
-      await http().get(`${BASE}/${'a'.repeat(129)}`).set('X-API-Key', reader.token).expect(404);
+      await http()
+        .get(`${BASE}/${'a'.repeat(129)}`)
+        .set('X-API-Key', reader.token)
+        .expect(404);
       await http().get(`${BASE}/a%2Fb`).set('X-API-Key', reader.token).expect(404);
     });
 
@@ -251,12 +254,20 @@ describe('API keys endpoints (e2e)', () => {
         .set('X-API-Key', admin.token)
         .send({ enabled: true, permissions: ['tenant.apiKey:write', 'tenant.apiKey:write'] })
         .expect(200);
-      expect(res.body).toMatchObject({ name: 'reader', enabled: true, permissions: ['tenant.apiKey:write'] });
+      expect(res.body).toMatchObject({
+        name: 'reader',
+        enabled: true,
+        permissions: ['tenant.apiKey:write'],
+      });
       expect(res.body.updatedAt).toEqual(expect.any(String));
       expect(res.body).not.toHaveProperty('hash');
       expect(before).toContain(sha256(reader.token));
       expect(await tenants.read('acme')).toContain(sha256(reader.token));
-      await http().post(BASE).set('X-API-Key', reader.token).send({ name: 'by-reader' }).expect(201);
+      await http()
+        .post(BASE)
+        .set('X-API-Key', reader.token)
+        .send({ name: 'by-reader' })
+        .expect(201);
     });
 
     it('keeps permissions that are left out', async () => {
@@ -279,15 +290,27 @@ describe('API keys endpoints (e2e)', () => {
       [{ enabled: true, hash: sha256('x') }, 'hash'],
     ])('answers 400 naming the field for %j', async (body, field) => {
       const before = await tenants.read('acme');
-      const res = await http().put(`${BASE}/reader`).set('X-API-Key', admin.token).send(body).expect(400);
+      const res = await http()
+        .put(`${BASE}/reader`)
+        .set('X-API-Key', admin.token)
+        .send(body)
+        .expect(400);
       expect(res.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ field })]));
       expect(await tenants.read('acme')).toBe(before);
     });
 
     it('answers 401, 403 and 404', async () => {
       await http().put(`${BASE}/reader`).send({ enabled: true }).expect(401);
-      await http().put(`${BASE}/reader`).set('X-API-Key', reader.token).send({ enabled: true }).expect(403);
-      await http().put(`${BASE}/nope`).set('X-API-Key', admin.token).send({ enabled: true }).expect(404);
+      await http()
+        .put(`${BASE}/reader`)
+        .set('X-API-Key', reader.token)
+        .send({ enabled: true })
+        .expect(403);
+      await http()
+        .put(`${BASE}/nope`)
+        .set('X-API-Key', admin.token)
+        .send({ enabled: true })
+        .expect(404);
     });
 
     it('answers 403 when the kept or given permissions exceed the caller', async () => {

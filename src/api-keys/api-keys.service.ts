@@ -1,4 +1,9 @@
-import { ConflictException, ForbiddenException, Injectable, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  ForbiddenException,
+  Injectable,
+  NotFoundException,
+} from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { uncovered } from '../auth/scope-matching';
 import { type ApiKey, isKeyName, uniquePermissions } from './api-key';
@@ -63,7 +68,12 @@ export class ApiKeysService {
     return { key, token };
   }
 
-  update(tenantId: string, name: string, request: ApiKeyUpdate, caller: Principal): Promise<ApiKey> {
+  update(
+    tenantId: string,
+    name: string,
+    request: ApiKeyUpdate,
+    caller: Principal,
+  ): Promise<ApiKey> {
     return this.repository.change(tenantId, (keys) => {
       const current = isKeyName(name) ? keys.get(name) : undefined;
       if (!current) throw keyNotFound(tenantId, name);

@@ -50,12 +50,15 @@ export function parseSecurityFile(text: string): SecurityDocument {
     documents = loadAll(text, LOAD_LIMITS);
   } catch (error) {
     if (error instanceof YAMLException) {
-      const where = error.mark ? `line ${error.mark.line + 1}, column ${error.mark.column + 1}: ` : '';
+      const where = error.mark
+        ? `line ${error.mark.line + 1}, column ${error.mark.column + 1}: `
+        : '';
       throw new SecurityFileError(`${where}${error.reason}`);
     }
     throw new SecurityFileError('the file is not valid YAML');
   }
-  if (documents.length > 1) throw new SecurityFileError('the file holds more than one YAML document');
+  if (documents.length > 1)
+    throw new SecurityFileError('the file holds more than one YAML document');
   const root = documents[0] ?? null;
   if (root === null) return EMPTY_SECURITY_DOCUMENT;
   if (!isMapping(root)) throw new SecurityFileError('line 1: the top level must be a mapping');
@@ -91,7 +94,9 @@ function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
   }
   const hash = field(item, 'hash');
   if (typeof hash !== 'string' || !HASH_PATTERN.test(hash)) {
-    fail('.hash must be 64 hexadecimal characters (the SHA-256 of the token)');
+    fail(
+      '.hash must be 64 hexadecimal characters, the SHA-256 of the token, as a string (quote it if it is all digits)',
+    );
   }
   const enabled = field(item, 'enabled') ?? true;
   if (typeof enabled !== 'boolean') fail('.enabled must be true or false');
@@ -103,16 +108,16 @@ function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
     fail('.permissions must be a list of permissions (1-128 characters of A-Z a-z 0-9 . _ : * -)');
   }
   const key: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {
-    name: name as string,
-    enabled: enabled as boolean,
-    permissions: permissions as string[],
-    hash: (hash as string).toLowerCase(),
+    name,
+    enabled,
+    permissions,
+    hash: hash.toLowerCase(),
   };
   for (const stamp of ['createdAt', 'updatedAt'] as const) {
-    const value = field(item, stamp) ?? undefined;
+    const value = field(item, stamp) ?? undefined; // null counts as absent
     if (value === undefined) continue;
     if (typeof value !== 'string') fail(`.${stamp} must be a timestamp string`);
-    key[stamp] = value as string;
+    key[stamp] = value;
   }
   return { key, raw: item };
 }

@@ -56,7 +56,10 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
   private readonly cache: LruCache<string, CachedTenant>;
   private readonly queues = new Map<string, PendingChange[]>();
 
-  constructor(@Inject(appConfig.KEY) config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>) {
+  constructor(
+    @Inject(appConfig.KEY)
+    config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>,
+  ) {
     super();
     this.root = config.tenantsDir;
     this.cache = new LruCache(config.tenantCacheSize);
@@ -171,7 +174,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
         const stats = await handle.stat({ bigint: true });
         signature = signatureOf(stats);
         if (!stats.isFile()) text = undefined;
-        else if (stats.size <= BigInt(MAX_SECURITY_FILE_BYTES)) text = await handle.readFile('utf8');
+        else if (stats.size <= BigInt(MAX_SECURITY_FILE_BYTES))
+          text = await handle.readFile('utf8');
       } finally {
         await handle.close();
       }
@@ -183,7 +187,9 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
     let entry: CachedTenant;
     try {
       if (text === undefined) {
-        throw new SecurityFileError(`the file is not a regular file or exceeds ${MAX_SECURITY_FILE_BYTES} bytes`);
+        throw new SecurityFileError(
+          `the file is not a regular file or exceeds ${MAX_SECURITY_FILE_BYTES} bytes`,
+        );
       }
       entry = { signature, keys: new TenantKeys(parseSecurityFile(text)) };
     } catch (error) {
@@ -198,7 +204,10 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
   private async write(tenantId: string, keys: TenantKeys): Promise<void> {
     const dir = this.tenantDir(tenantId);
     const file = join(dir, SECURITY_FILE);
-    const temp = join(dir, `.${SECURITY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    const temp = join(
+      dir,
+      `.${SECURITY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+    );
     const text = renderSecurityFile(keys.document);
     try {
       const handle = await open(temp, 'wx', 0o600);
@@ -210,7 +219,10 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
       }
       await rename(temp, file);
       await syncDirectory(dir);
-      this.cache.set(tenantId, { signature: signatureOf(await stat(file, { bigint: true })), keys });
+      this.cache.set(tenantId, {
+        signature: signatureOf(await stat(file, { bigint: true })),
+        keys,
+      });
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
       const code = errorCode(error);

@@ -35,10 +35,14 @@ export class AuthenticationGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<Request>();
     const offered = this.strategies.filter((strategy) => strategy.presentIn(request));
     if (offered.length > 1) {
-      throw new BadRequestException('send one credential: either Authorization or X-API-Key, not both');
+      throw new BadRequestException(
+        'send one credential: either Authorization or X-API-Key, not both',
+      );
     }
     if (offered.length === 0) {
-      throw this.unauthorized('credentials are required: send an X-API-Key header or a bearer token');
+      throw this.unauthorized(
+        'credentials are required: send an X-API-Key header or a bearer token',
+      );
     }
     const tenantId = typeof request.params.tenantId === 'string' ? request.params.tenantId : '';
     try {

@@ -6,7 +6,10 @@ export interface WithHeaders {
 }
 
 export function hasHeaders(exception: unknown): exception is HttpException & WithHeaders {
-  return exception instanceof HttpException && typeof (exception as Partial<WithHeaders>).headers === 'object';
+  return (
+    exception instanceof HttpException &&
+    typeof (exception as Partial<WithHeaders>).headers === 'object'
+  );
 }
 
 /** 401 with the `WWW-Authenticate` challenges a client can answer. */

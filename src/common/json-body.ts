@@ -9,12 +9,14 @@ import {
 } from '@nestjs/common';
 import { json } from 'body-parser';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { hasBody, is as typeIs } from 'type-is';
+import { is as typeIs } from 'type-is';
 import type { Observable } from 'rxjs';
+import { ValidationProblemException } from './validation.pipe';
 
 /** Bodies above this many bytes are refused with 413. */
 export const MAX_BODY_BYTES = 100_000;
 const JSON_TYPES = ['application/json', 'application/*+json'];
+const RESERVED_FIELDS = ['__proto__', 'constructor', 'prototype'];
 
 const bodyErrors = new WeakMap<Request, unknown>();
 
@@ -52,20 +54,37 @@ function toHttpError(error: BodyParserError): Error {
   }
 }
 
+/** Whether the request sends any body bytes (an empty body is validated as `{}`). */
+function sendsContent(request: Request): boolean {
+  return (
+    request.headers['transfer-encoding'] !== undefined ||
+    Number(request.headers['content-length'] ?? 0) > 0
+  );
+}
+
 /** After authentication: refuses bodies that failed to parse, are not JSON, or are not objects. */
 @Injectable()
 export class JsonBodyInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<Request>();
     const error = bodyErrors.get(request);
-    if (error) throw toHttpError(error as BodyParserError);
+    if (error) throw toHttpError(error);
     if (request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH') {
-      if (hasBody(request) && !typeIs(request.headers['content-type'] ?? '', JSON_TYPES)) {
+      if (sendsContent(request) && !typeIs(request.headers['content-type'] ?? '', JSON_TYPES)) {
         throw new UnsupportedMediaTypeException('the request body must be application/json');
       }
       request.body ??= {};
       if (typeof request.body !== 'object' || Array.isArray(request.body)) {
         throw new BadRequestException('the request body must be a JSON object');
+      }
+      // class-transformer silently drops these, so whitelisting never sees them: refuse here.
+      const reserved = RESERVED_FIELDS.filter((name) =>
+        Object.hasOwn(request.body as object, name),
+      );
+      if (reserved.length > 0) {
+        throw new ValidationProblemException(
+          reserved.map((field) => ({ field, message: `${field} is not a known field` })),
+        );
       }
     }
     return next.handle();

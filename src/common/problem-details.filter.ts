@@ -1,4 +1,10 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import {
@@ -37,7 +43,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       status,
       detail,
     };
-    if (request.id !== undefined) problem.instance = String(request.id);
+    if (typeof request.id === 'string') problem.instance = request.id;
     if (exception instanceof ValidationProblemException) problem.errors = exception.errors;
     if (response.headersSent) return;
     if (hasHeaders(exception)) response.set(exception.headers);
@@ -57,7 +63,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       this.logger.error(exception.message);
       return { status: exception.code === 'ENOSPC' ? 507 : 500, detail: exception.message };
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    this.logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : exception,
+    );
     return { status: 500, detail: 'an unexpected error occurred' };
   }
 }

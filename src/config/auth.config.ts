@@ -37,7 +37,9 @@ function publicKey(env: Environment): string | undefined {
   // Container environments often carry PEMs on one line with literal "\n".
   const pem = env.optional('AUTH_JWT_PUBLIC_KEY')?.replace(/\\n/g, '\n');
   if (pem !== undefined && !/-----BEGIN (RSA )?PUBLIC KEY-----/.test(pem)) {
-    throw new ConfigError('AUTH_JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+    throw new ConfigError(
+      'AUTH_JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----)',
+    );
   }
   return pem;
 }

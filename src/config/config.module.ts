@@ -12,8 +12,6 @@ export function assertValidConfiguration(): void {
 }
 
 @Module({
-  imports: [
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: CONFIG_NAMESPACES }),
-  ],
+  imports: [ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: CONFIG_NAMESPACES })],
 })
 export class AppConfigModule {}

@@ -3,10 +3,13 @@ import type { App } from 'supertest/types';
 import { createApp } from '../../src/app.setup';
 
 /** The real application, as main.ts builds it, over the given environment. */
-export async function startApp(env: Record<string, string | undefined>): Promise<INestApplication<App>> {
+export async function startApp(
+  env: Record<string, string | undefined>,
+): Promise<INestApplication<App>> {
   const saved = { ...process.env };
   Object.assign(process.env, { LOG_LEVEL: 'silent' }, env);
-  for (const [name, value] of Object.entries(env)) if (value === undefined) delete process.env[name];
+  for (const [name, value] of Object.entries(env))
+    if (value === undefined) delete process.env[name];
   try {
     const app = await createApp();
     await app.init();

@@ -46,7 +46,11 @@ export class CreatedApiKeyDto extends ApiKeyDto {
 
 /** Copies the public fields of a key; the hash is never copied, so it cannot leak. */
 export function toApiKeyDto(key: ApiKey): ApiKeyDto {
-  const dto: ApiKeyDto = { name: key.name, enabled: key.enabled, permissions: [...key.permissions] };
+  const dto: ApiKeyDto = {
+    name: key.name,
+    enabled: key.enabled,
+    permissions: [...key.permissions],
+  };
   if (key.createdAt !== undefined) dto.createdAt = key.createdAt;
   if (key.updatedAt !== undefined) dto.updatedAt = key.updatedAt;
   return dto;

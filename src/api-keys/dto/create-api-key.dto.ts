@@ -9,7 +9,10 @@ export class CreateApiKeyDto {
   @IsKeyName()
   name!: string;
 
-  @ApiPropertyOptional({ description: 'Whether this key is active. Defaults to true.', default: true })
+  @ApiPropertyOptional({
+    description: 'Whether this key is active. Defaults to true.',
+    default: true,
+  })
   @IsOmittable()
   @IsBoolean({ message: '$property must be a boolean' })
   enabled?: boolean;

@@ -1,12 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import {
-  ArrayMaxSize,
-  IsArray,
-  IsString,
-  Length,
-  Matches,
-  ValidateIf,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsString, Length, Matches, ValidateIf } from 'class-validator';
 import { KEY_NAME_PATTERN, MAX_PERMISSIONS, PERMISSION_PATTERN } from '../api-key';
 
 /** May be left out, but not sent as null: `null` is a wrong type, not an omission. */
@@ -27,12 +20,13 @@ export function IsKeyName(): PropertyDecorator {
 export function IsPermissionList(): PropertyDecorator {
   return applyDecorators(
     IsArray({ message: '$property must be an array of strings' }),
-    ArrayMaxSize(MAX_PERMISSIONS, { message: `$property may hold at most ${MAX_PERMISSIONS} entries` }),
+    ArrayMaxSize(MAX_PERMISSIONS, {
+      message: `$property may hold at most ${MAX_PERMISSIONS} entries`,
+    }),
     IsString({ each: true, message: 'each of $property must be a string' }),
     Matches(PERMISSION_PATTERN, {
       each: true,
-      message:
-        'each of $property must be 1 to 128 characters of letters, digits and . _ : * -',
+      message: 'each of $property must be 1 to 128 characters of letters, digits and . _ : * -',
     }),
   );
 }

@@ -1,0 +1,125 @@
+import { ConflictException, ForbiddenException, NotFoundException } from '@nestjs/common';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Principal } from '../auth/principal';
+import { OPERATOR } from '../auth/principal';
+import { hashToken } from './api-key-token';
+import { ApiKeysService } from './api-keys.service';
+import { YamlApiKeysRepository } from './yaml-api-keys.repository';
+
+const caller = (...scopes: string[]): Principal => ({
+  method: 'api-key',
+  subject: 'caller',
+  scopes,
+  tenants: ['acme'],
+});
+
+describe('ApiKeysService', () => {
+  let root: string;
+  let service: ApiKeysService;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'service-'));
+    await mkdir(join(root, 'acme'));
+    service = new ApiKeysService(
+      new YamlApiKeysRepository({ tenantsDir: root, tenantCacheSize: 10 }),
+    );
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('creates a key with defaults, stores only the hash, and returns the token once', async () => {
+    const { key, token } = await service.create('acme', { name: 'k' }, OPERATOR);
+    expect(key).toMatchObject({
+      name: 'k',
+      enabled: true,
+      permissions: [],
+      hash: hashToken(token),
+    });
+    expect(key.createdAt).toBe(key.updatedAt);
+    const file = await readFile(join(root, 'acme', 'security.yml'), 'utf8');
+    expect(file).toContain(hashToken(token));
+    expect(file).not.toContain(token);
+  });
+
+  it('drops duplicate permissions, keeping the first order', async () => {
+    const { key } = await service.create(
+      'acme',
+      { name: 'k', permissions: ['b', 'a', 'b'] },
+      OPERATOR,
+    );
+    expect(key.permissions).toEqual(['b', 'a']);
+  });
+
+  it('refuses a name that is taken', async () => {
+    await service.create('acme', { name: 'k' }, OPERATOR);
+    await expect(service.create('acme', { name: 'k' }, OPERATOR)).rejects.toBeInstanceOf(
+      ConflictException,
+    );
+  });
+
+  describe('grant rule', () => {
+    it('refuses to create a key with permissions the caller does not hold', async () => {
+      await expect(
+        service.create('acme', { name: 'k', permissions: ['*'] }, caller('tenant.apiKey:write')),
+      ).rejects.toBeInstanceOf(ForbiddenException);
+      await expect(service.list('acme')).resolves.toEqual([]);
+    });
+
+    it('allows what the caller wildcard covers', async () => {
+      await expect(
+        service.create(
+          'acme',
+          { name: 'k', permissions: ['tenant.apiKey:read'] },
+          caller('tenant.*'),
+        ),
+      ).resolves.toBeDefined();
+    });
+
+    it('judges kept permissions on update, not only given ones', async () => {
+      await service.create('acme', { name: 'root', permissions: ['*'] }, OPERATOR);
+      await expect(
+        service.update('acme', 'root', { enabled: false }, caller('tenant.apiKey:*')),
+      ).rejects.toBeInstanceOf(ForbiddenException);
+      expect((await service.get('acme', 'root')).enabled).toBe(true);
+      await expect(
+        service.update(
+          'acme',
+          'root',
+          { enabled: false, permissions: ['tenant.apiKey:read'] },
+          caller('tenant.apiKey:*'),
+        ),
+      ).resolves.toMatchObject({ enabled: false, permissions: ['tenant.apiKey:read'] });
+    });
+  });
+
+  it('updates enabled and keeps permissions left out, name and hash', async () => {
+    const { key } = await service.create('acme', { name: 'k', permissions: ['a'] }, OPERATOR);
+    const updated = await service.update('acme', 'k', { enabled: false }, OPERATOR);
+    expect(updated).toMatchObject({
+      name: 'k',
+      enabled: false,
+      permissions: ['a'],
+      hash: key.hash,
+    });
+    expect(updated.createdAt).toBe(key.createdAt);
+  });
+
+  it('answers not found for a missing or impossible key name', async () => {
+    await expect(service.get('acme', 'nope')).rejects.toBeInstanceOf(NotFoundException);
+    await expect(service.get('acme', 'a/b')).rejects.toBeInstanceOf(NotFoundException);
+    await expect(
+      service.update('acme', 'nope', { enabled: true }, OPERATOR),
+    ).rejects.toBeInstanceOf(NotFoundException);
+    await expect(service.delete('acme', 'nope')).rejects.toBeInstanceOf(NotFoundException);
+  });
+
+  it('deletes a key', async () => {
+    await service.create('acme', { name: 'k' }, OPERATOR);
+    await service.delete('acme', 'k');
+    await expect(service.list('acme')).resolves.toEqual([]);
+  });
+});

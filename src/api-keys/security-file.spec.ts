@@ -1,0 +1,146 @@
+import { load } from 'js-yaml';
+import {
+  parseSecurityFile,
+  renderSecurityFile,
+  SecurityFileError,
+  toStoredEntry,
+} from './security-file';
+
+const HASH = 'a'.repeat(64);
+const HASH2 = 'b'.repeat(64);
+
+function problem(text: string): string {
+  try {
+    parseSecurityFile(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SecurityFileError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the file to be refused');
+}
+
+describe('security.yml format', () => {
+  it.each(['', '# only a comment\n', '---\n', 'apiKeys:\n', 'apiKeys: []\n', 'other: 1\n'])(
+    'reads %j as no keys',
+    (text) => {
+      expect(parseSecurityFile(text).entries).toEqual([]);
+    },
+  );
+
+  it('fills the defaults of a minimal entry and lowercases the hash', () => {
+    const { entries } = parseSecurityFile(`apiKeys:\n  - name: m\n    hash: ${'A'.repeat(64)}\n`);
+    expect(entries[0].key).toEqual({ name: 'm', enabled: true, permissions: [], hash: HASH });
+  });
+
+  it('reads unquoted timestamps as strings', () => {
+    const { entries } = parseSecurityFile(
+      `apiKeys:\n  - name: m\n    hash: ${HASH}\n    createdAt: 2026-11-29T16:00:00.000Z\n`,
+    );
+    expect(entries[0].key.createdAt).toBe('2026-11-29T16:00:00.000Z');
+  });
+
+  it.each([
+    ['a list at the top', '- a\n', /line 1: the top level must be a mapping/],
+    ['two documents', 'a: 1\n---\nb: 2\n', /more than one YAML document/],
+    [
+      'an entry that is a string',
+      'apiKeys:\n  - just-a-name\n',
+      /line 2: apiKeys\[0\] must be a mapping/,
+    ],
+    ['a missing hash', 'apiKeys:\n  - name: a\n', /line 2: apiKeys\[0\]\.hash/],
+    ['a bad name', `apiKeys:\n  - name: "a b"\n    hash: ${HASH}\n`, /apiKeys\[0\]\.name/],
+    [
+      'a non-boolean enabled',
+      `apiKeys:\n  - name: a\n    hash: ${HASH}\n    enabled: "yes"\n`,
+      /\.enabled/,
+    ],
+    [
+      'permissions not a list',
+      `apiKeys:\n  - name: a\n    hash: ${HASH}\n    permissions: "*"\n`,
+      /\.permissions/,
+    ],
+    [
+      'a number timestamp',
+      `apiKeys:\n  - name: a\n    hash: ${HASH}\n    createdAt: 5\n`,
+      /\.createdAt/,
+    ],
+    [
+      'a duplicate name on line 5',
+      `apiKeys:\n  - name: a\n    hash: ${HASH}\n\n  - name: a\n    hash: ${HASH2}\n`,
+      /^line 5: apiKeys\[1\]\.name "a" repeats apiKeys\[0\]/,
+    ],
+    [
+      'a duplicate hash',
+      `apiKeys:\n  - name: a\n    hash: ${HASH}\n  - name: b\n    hash: ${HASH}\n`,
+      /apiKeys\[1\]\.hash repeats/,
+    ],
+  ])('refuses %s', (_what, text, message) => {
+    expect(problem(text)).toMatch(message);
+  });
+
+  it('never quotes the file in its messages', () => {
+    const secret = 'c'.repeat(63);
+    const message = problem(`apiKeys:\n  - name: a\n    hash: ${secret}\n  - [broken\n`);
+    expect(message).not.toContain(secret);
+    expect(message).not.toContain('\n');
+  });
+
+  it('refuses hostile YAML quickly', () => {
+    const started = Date.now();
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let level = 1; level < 10; level++) {
+      const prev = String.fromCharCode(96 + level);
+      bomb.push(
+        `${String.fromCharCode(97 + level)}: &${String.fromCharCode(97 + level)} [${Array(9).fill(`*${prev}`).join(', ')}]`,
+      );
+    }
+    expect(() => parseSecurityFile(`${bomb.join('\n')}\napiKeys: []\n`)).not.toThrow();
+    expect(problem(`x: ${'['.repeat(1000)}${']'.repeat(1000)}\n`)).toMatch(/maxDepth/);
+    expect(problem('x: !!js/undefined ""\n')).toMatch(/unknown scalar tag/);
+    expect(problem('x: !!binary aGVsbG8=\n')).toMatch(/unknown scalar tag/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('keeps __proto__ and constructor as ordinary data', () => {
+    const doc = parseSecurityFile(
+      `__proto__: {polluted: true}\nconstructor: x\napiKeys:\n  - name: __proto__\n    hash: ${HASH}\n    __proto__: {polluted: true}\n`,
+    );
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(doc.entries[0].key.name).toBe('__proto__');
+    const text = renderSecurityFile(doc);
+    const again = load(text) as Record<string, unknown>;
+    expect(Object.keys(again)).toEqual(['__proto__', 'constructor', 'apiKeys']);
+    expect(parseSecurityFile(text).entries[0].raw).toHaveProperty('__proto__', { polluted: true });
+  });
+
+  it('renders other sections in place and keeps unknown entry fields on replace', () => {
+    const doc = parseSecurityFile(
+      `first: 1\napiKeys:\n  - name: a\n    hash: ${HASH}\n    owner: me\nlast: [x]\n`,
+    );
+    const replaced = toStoredEntry({ ...doc.entries[0].key, enabled: false }, doc.entries[0].raw);
+    const text = renderSecurityFile({ sections: doc.sections, entries: [replaced] });
+    expect(load(text)).toEqual({
+      first: 1,
+      apiKeys: [{ name: 'a', hash: HASH, owner: 'me', enabled: false, permissions: [] }],
+      last: ['x'],
+    });
+  });
+
+  it('quotes timestamps and * so that any YAML reader gets strings back', () => {
+    const text = renderSecurityFile({
+      sections: {},
+      entries: [
+        toStoredEntry({
+          name: 'a',
+          enabled: true,
+          permissions: ['*'],
+          hash: HASH,
+          createdAt: '2026-11-29T16:00:00.000Z',
+        }),
+      ],
+    });
+    expect(text).toContain('createdAt: "2026-11-29T16:00:00.000Z"');
+    expect(text).toContain('- "*"');
+    expect(parseSecurityFile(text).entries[0].key.permissions).toEqual(['*']);
+  });
+});

@@ -1,0 +1,161 @@
+import type { INestApplication } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import request from 'supertest';
+import type { App } from 'supertest/types';
+import { startApp } from './support/app';
+import { handKey, sha256, TenantsFixture } from './support/tenants';
+
+const BASE = '/api/acme/admin/apiKeys';
+
+describe('security.yml as the source of truth (e2e)', () => {
+  let tenants: TenantsFixture;
+  let app: INestApplication<App>;
+  const admin = handKey('admin', ['*']);
+  const http = () => request(app.getHttpServer());
+
+  beforeEach(async () => {
+    tenants = await TenantsFixture.create();
+    await tenants.addTenant('acme', `apiKeys:\n${admin.yaml}`);
+    app = await startApp({ TENANTS_DIR: tenants.root });
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await tenants.remove();
+  });
+
+  it('honours a key removed by hand on the very next request', async () => {
+    await http().get(BASE).set('X-API-Key', admin.token).expect(200);
+    const other = handKey('other', ['*']);
+    await tenants.write('acme', `apiKeys:\n${other.yaml}`);
+    await http().get(BASE).set('X-API-Key', admin.token).expect(401);
+    await http().get(BASE).set('X-API-Key', other.token).expect(200);
+  });
+
+  it('honours a key disabled by hand at once', async () => {
+    await http().get(BASE).set('X-API-Key', admin.token).expect(200);
+    await tenants.write('acme', `apiKeys:\n${admin.yaml}    enabled: false\n`);
+    await http().get(BASE).set('X-API-Key', admin.token).expect(401);
+  });
+
+  it('accepts a minimal hand-written entry of name and hash', async () => {
+    const token = 'any-token-at-all';
+    await tenants.write(
+      'acme',
+      `apiKeys:\n${admin.yaml}  - name: minimal\n    hash: ${sha256(token)}\n`,
+    );
+    const res = await http().get(`${BASE}/minimal`).set('X-API-Key', admin.token).expect(200);
+    expect(res.body).toEqual({ name: 'minimal', enabled: true, permissions: [] });
+    await http().get(BASE).set('X-API-Key', token).expect(403);
+  });
+
+  it('keeps other sections and unknown entry fields through a rewrite, at mode 0600', async () => {
+    await tenants.write(
+      'acme',
+      `# a comment\nversion: 3\napiKeys:\n${admin.yaml}    owner: team-a\n    labels: {env: prod}\nroles:\n  ops: [a, b]\n`,
+    );
+    await http().post(BASE).set('X-API-Key', admin.token).send({ name: 'new' }).expect(201);
+    await http()
+      .put(`${BASE}/admin`)
+      .set('X-API-Key', admin.token)
+      .send({ enabled: true })
+      .expect(200);
+    const doc = load(await tenants.read('acme')) as Record<string, any>;
+    expect(Object.keys(doc)).toEqual(['version', 'apiKeys', 'roles']);
+    expect(doc.version).toBe(3);
+    expect(doc.roles).toEqual({ ops: ['a', 'b'] });
+    expect(doc.apiKeys[0]).toMatchObject({
+      name: 'admin',
+      owner: 'team-a',
+      labels: { env: 'prod' },
+    });
+    expect(doc.apiKeys[1]).toMatchObject({ name: 'new', enabled: true, permissions: [] });
+    expect(doc.apiKeys[1].hash).toMatch(/^[0-9a-f]{64}$/);
+    expect((await stat(tenants.file('acme'))).mode & 0o777).toBe(0o600);
+  });
+
+  it.each([
+    ['a syntax error', 'apiKeys:\n  - name: [unclosed\n', /line \d+/],
+    ['apiKeys that is not a list', 'apiKeys: {name: x}\n', /apiKeys must be a list/],
+    ['a duplicate name', 'DUP', /repeats apiKeys\[0\]/],
+    ['a hash that is not 64 hex', 'apiKeys:\n  - name: a\n    hash: abc\n', /apiKeys\[0\]\.hash/],
+    ['a duplicate mapping key', 'apiKeys: []\napiKeys: []\n', /duplicated mapping key/],
+    [
+      'a !!js/function tag',
+      'x: !!js/function "function () {}"\napiKeys: []\n',
+      /unknown scalar tag/,
+    ],
+    ['deep nesting', `x: ${'['.repeat(200)}${']'.repeat(200)}\napiKeys: []\n`, /maxDepth/],
+    [
+      'an alias flood',
+      `a: &a [x]\nb: [${Array.from({ length: 2000 }, () => '*a').join(', ')}]\napiKeys: []\n`,
+      /maxAliases/,
+    ],
+  ])(
+    'answers 500 for %s, naming the problem, and never overwrites the file',
+    async (_what, text, problem) => {
+      const content = text === 'DUP' ? `apiKeys:\n${admin.yaml}${admin.yaml}` : text;
+      await tenants.write('acme', content);
+      const res = await http()
+        .post(BASE)
+        .set('X-API-Key', admin.token)
+        .send({ name: 'x' })
+        .expect((r) => {
+          expect([401, 500]).toContain(r.status);
+        });
+      if (res.status === 500) expect(res.body.detail).toMatch(problem);
+      const bearerless = await http().get(BASE).set('X-API-Key', admin.token);
+      expect(bearerless.status).toBe(500);
+      expect(bearerless.headers['content-type']).toMatch(/problem\+json/);
+      expect(bearerless.body.detail).toMatch(problem);
+      expect(bearerless.body.detail).toContain('acme/security.yml');
+      expect(bearerless.body.detail).not.toContain(sha256(admin.token));
+      expect(await tenants.read('acme')).toBe(content);
+    },
+  );
+
+  it('keeps other tenants working while one file is broken', async () => {
+    const beta = handKey('admin', ['*']);
+    await tenants.addTenant('beta', `apiKeys:\n${beta.yaml}`);
+    await tenants.write('acme', 'apiKeys: [\n');
+    await http().get(BASE).set('X-API-Key', admin.token).expect(500);
+    await http().get('/api/beta/admin/apiKeys').set('X-API-Key', beta.token).expect(200);
+  });
+
+  it('serves the tenant again once the file is mended', async () => {
+    await tenants.write('acme', 'apiKeys: [\n');
+    await http().get(BASE).set('X-API-Key', admin.token).expect(500);
+    await tenants.write('acme', `apiKeys:\n${admin.yaml}`);
+    await http().get(BASE).set('X-API-Key', admin.token).expect(200);
+  });
+
+  it('refuses a file over the size cap before parsing it', async () => {
+    await tenants.write('acme', `apiKeys: []\n# ${'x'.repeat(17 * 1024 * 1024)}\n`);
+    const res = await http().get(BASE).set('X-API-Key', admin.token).expect(500);
+    expect(res.body.detail).toMatch(/exceeds/);
+  });
+
+  it.each(['..', '.hidden', '%2E%2E', 'a%2Fb', 'a%00b', 'x'.repeat(65)])(
+    'never reaches the file system for tenant id %s',
+    async (tenantId) => {
+      const res = await http()
+        .post(`/api/${tenantId}/admin/apiKeys`)
+        .set('X-API-Key', admin.token)
+        .send({ name: 'x' });
+      expect([401, 404]).toContain(res.status);
+      expect(existsSync(join(tenants.root, '..', 'security.yml'))).toBe(false);
+    },
+  );
+
+  it('never creates a tenant folder', async () => {
+    await http()
+      .post('/api/ghost/admin/apiKeys')
+      .set('X-API-Key', admin.token)
+      .send({ name: 'x' })
+      .expect(401);
+    expect(existsSync(join(tenants.root, 'ghost'))).toBe(false);
+  });
+});
