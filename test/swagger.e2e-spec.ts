@@ -50,7 +50,7 @@ describe('Swagger docs (e2e)', () => {
       '/api/{tenantId}/admin/apiKeys',
       'List API keys for the tenant',
       'tenant.apiKey:read',
-      ['200', '401', '403', '404', '500'],
+      ['200', '400', '401', '403', '404', '500'],
     ],
     [
       'post',
@@ -64,7 +64,7 @@ describe('Swagger docs (e2e)', () => {
       '/api/{tenantId}/admin/apiKeys/{keyName}',
       'Get a specific API key',
       'tenant.apiKey:read',
-      ['200', '401', '403', '404', '500'],
+      ['200', '400', '401', '403', '404', '500'],
     ],
     [
       'put',
@@ -78,7 +78,7 @@ describe('Swagger docs (e2e)', () => {
       '/api/{tenantId}/admin/apiKeys/{keyName}',
       'Delete an API key',
       'tenant.apiKey:write',
-      ['204', '401', '403', '404', '500'],
+      ['204', '400', '401', '403', '404', '500'],
     ],
   ] as const;
 
@@ -94,6 +94,11 @@ describe('Swagger docs (e2e)', () => {
       const keyName = op.parameters.find((p: any) => p.name === 'keyName');
       expect(keyName.schema.pattern).toBe('^[A-Za-z0-9._-]{1,128}$');
     }
+  });
+
+  it('describes the body errors on create, not only the credential clash', () => {
+    const post = doc.paths['/api/{tenantId}/admin/apiKeys'].post;
+    expect(post.responses['400'].description).toMatch(/malformed JSON/);
   });
 
   it('describes the bodies with the name pattern, lengths and examples, and never a hash', () => {

@@ -56,7 +56,9 @@ const KEY_NAME_PARAM = {
 } as const;
 
 const problem = (description: string) => ({ description, type: ProblemDto });
-const INVALID_BODY = problem('The body is malformed JSON, has unknown fields or wrong types.');
+const INVALID_BODY = problem(
+  'The body is malformed JSON, has unknown fields or wrong types; or both a bearer token and an API key were sent.',
+);
 const TENANT_MISSING = problem('The tenant does not exist.');
 const KEY_MISSING = problem('The tenant or the API key does not exist.');
 const FILE_INVALID = problem("The tenant's security.yml cannot be read; it is left untouched.");

@@ -4,6 +4,7 @@ import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ApiKeyStrategy } from './api-key.strategy';
 import { AuthenticationGuard } from './authentication.guard';
 import { CREDENTIAL_STRATEGIES, type CredentialStrategy } from './credential-strategy';
+import { JwtStrategy } from './jwt.strategy';
 import { ScopesGuard } from './scopes.guard';
 
 /**
@@ -14,10 +15,14 @@ import { ScopesGuard } from './scopes.guard';
   imports: [ApiKeysModule],
   providers: [
     ApiKeyStrategy,
+    JwtStrategy,
     {
       provide: CREDENTIAL_STRATEGIES,
-      useFactory: (apiKeys: ApiKeyStrategy): CredentialStrategy[] => [apiKeys],
-      inject: [ApiKeyStrategy],
+      useFactory: (jwt: JwtStrategy, apiKeys: ApiKeyStrategy): CredentialStrategy[] => [
+        jwt,
+        apiKeys,
+      ],
+      inject: [JwtStrategy, ApiKeyStrategy],
     },
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: ScopesGuard },

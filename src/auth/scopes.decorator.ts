@@ -1,6 +1,7 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
+  ApiBadRequestResponse,
   ApiForbiddenResponse,
   ApiOAuth2,
   ApiSecurity,
@@ -28,6 +29,10 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
     Scopes(scopes),
     ApiOAuth2(scopes, OAUTH2_SCHEME),
     ApiSecurity(API_KEY_SCHEME),
+    ApiBadRequestResponse({
+      description: 'Both a bearer token and an API key were sent: send one credential.',
+      type: ProblemDto,
+    }),
     ApiUnauthorizedResponse({
       description: 'No credentials, or credentials that are not valid for this tenant.',
       type: ProblemDto,

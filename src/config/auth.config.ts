@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { ConfigError, Environment } from './environment';
 
-/** Asymmetric JWS algorithms; `none` and the HMAC family are never accepted. */
+/** Asymmetric JWS algorithms jsonwebtoken verifies; `none` and the HMAC family are never accepted. */
 export const ASYMMETRIC_ALGORITHMS = [
   'RS256',
   'RS384',
@@ -12,7 +12,6 @@ export const ASYMMETRIC_ALGORITHMS = [
   'ES256',
   'ES384',
   'ES512',
-  'EdDSA',
 ] as const;
 export type JwtAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
 

@@ -1,0 +1,134 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import type { Request } from 'express';
+import { passportJwtSecret } from 'jwks-rsa';
+import { Passport } from 'passport';
+import { ExtractJwt, Strategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+import { authConfig } from '../config/auth.config';
+import { type CredentialStrategy, InvalidCredentialsError } from './credential-strategy';
+import { principalFromClaims } from './jwt-claims';
+import type { Principal } from './principal';
+
+/** Leeway for `exp` and `nbf` against clock drift between the identity provider and us. */
+export const CLOCK_TOLERANCE_SECONDS = 30;
+/** A JWKS endpoint that does not answer within this is treated as down (401, not a hang). */
+export const JWKS_TIMEOUT_MS = 3000;
+/** Fetches of the JWKS for kids not in the cache, per minute: unknown-kid floods cannot hammer the IdP. */
+export const JWKS_REQUESTS_PER_MINUTE = 10;
+const REALM = 'tenant-api-keys';
+
+type AuthConfig = ConfigType<typeof authConfig>;
+
+/** Why a token failed, in words fit for `error_description` (no quotes or backslashes). */
+function describe(info: unknown): string {
+  const error = info as { name?: string; message?: string } | undefined;
+  switch (error?.name) {
+    case 'TokenExpiredError':
+      return 'the token has expired';
+    case 'NotBeforeError':
+      return 'the token is not valid yet';
+    case 'JsonWebTokenError':
+      if (error.message?.startsWith('secret or public key'))
+        return 'no signing key matches the token';
+      return `the token is not valid: ${error.message ?? 'unknown reason'}`.replace(/["\\]/g, "'");
+    case undefined:
+      return 'the bearer token is not valid';
+    default:
+      // JWKS unreachable, rate limited, or answering garbage.
+      return 'the signing key could not be obtained';
+  }
+}
+
+/**
+ * `Authorization: Bearer <jwt>`, verified by passport-jwt: signature (keys from the JWKS URL
+ * through jwks-rsa with caching and rate limiting, or a PEM), the algorithm allow-list,
+ * `exp`/`nbf`, and `iss`/`aud` when configured.
+ */
+@Injectable()
+export class JwtStrategy implements CredentialStrategy {
+  readonly challenge = `Bearer realm="${REALM}"`;
+  private readonly logger = new Logger(JwtStrategy.name);
+  private readonly passport?: InstanceType<typeof Passport>;
+
+  constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {
+    const strategy = JwtStrategy.createStrategy(config);
+    if (!strategy) {
+      this.logger.warn(
+        'bearer JWT authentication is off: set AUTH_JWKS_URI or AUTH_JWT_PUBLIC_KEY to enable it; only API keys are accepted',
+      );
+      return;
+    }
+    this.passport = new Passport();
+    this.passport.use('jwt', strategy);
+    this.logger.log(
+      `bearer JWTs accepted (${config.algorithms.join(', ')}), keys from ${config.jwksUri ?? 'AUTH_JWT_PUBLIC_KEY'}`,
+    );
+  }
+
+  private static createStrategy(config: AuthConfig): Strategy | undefined {
+    const base = {
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      algorithms: config.algorithms,
+      issuer: config.issuer,
+      audience: config.audience,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE_SECONDS },
+    };
+    let options: StrategyOptionsWithoutRequest;
+    if (config.jwksUri) {
+      options = {
+        ...base,
+        secretOrKeyProvider: passportJwtSecret({
+          jwksUri: config.jwksUri,
+          cache: true,
+          cacheMaxAge: 10 * 60 * 1000,
+          rateLimit: true,
+          jwksRequestsPerMinute: JWKS_REQUESTS_PER_MINUTE,
+          timeout: JWKS_TIMEOUT_MS,
+        }),
+      };
+    } else if (config.jwtPublicKey) {
+      options = { ...base, secretOrKey: config.jwtPublicKey };
+    } else {
+      return undefined;
+    }
+    return new Strategy(options, (payload: Record<string, unknown>, done) => done(null, payload));
+  }
+
+  presentIn(request: Request): boolean {
+    return request.headers.authorization !== undefined;
+  }
+
+  async authenticate(request: Request): Promise<Principal> {
+    if (!this.passport) {
+      throw this.invalid('bearer tokens are not accepted: this service has no key to verify them');
+    }
+    const claims = await this.verify(this.passport, request);
+    return principalFromClaims(claims, this.config.tenantClaim);
+  }
+
+  private verify(
+    passport: InstanceType<typeof Passport>,
+    request: Request,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const handler = passport.authenticate(
+        'jwt',
+        { session: false },
+        (error: unknown, claims: Record<string, unknown> | false, info: unknown) => {
+          if (error) reject(error instanceof Error ? error : new Error(String(error)));
+          else if (!claims) reject(this.invalid(describe(info)));
+          else resolve(claims);
+        },
+      ) as (req: Request, res: unknown, next: (error?: unknown) => void) => void;
+      handler(request, request.res, reject);
+    });
+  }
+
+  private invalid(description: string): InvalidCredentialsError {
+    return new InvalidCredentialsError(
+      description,
+      `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`,
+    );
+  }
+}
