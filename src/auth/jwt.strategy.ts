@@ -116,7 +116,8 @@ export class JwtStrategy implements CredentialStrategy {
         'jwt',
         { session: false },
         (error: unknown, claims: Record<string, unknown> | false, info: unknown) => {
-          if (error) reject(error instanceof Error ? error : new Error(String(error)));
+          if (error)
+            reject(error instanceof Error ? error : new Error('bearer verification failed'));
           else if (!claims) reject(this.invalid(describe(info)));
           else resolve(claims);
         },
