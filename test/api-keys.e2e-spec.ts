@@ -131,6 +131,22 @@ describe('API keys endpoints (e2e)', () => {
       expect(res.headers['content-type']).toMatch(PROBLEM);
     });
 
+    it('judges concurrent creates on their own: one 201 per name, 409 for the rest', async () => {
+      const attempts = [
+        ...Array.from({ length: 10 }, () => 'same'),
+        ...Array.from({ length: 10 }, (_, i) => `distinct-${i}`),
+      ];
+      const results = await Promise.all(
+        attempts.map((name) => http().post(BASE).set('X-API-Key', admin.token).send({ name })),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(11);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(9);
+      const list = await http().get(BASE).set('X-API-Key', admin.token).expect(200);
+      expect(list.body.filter((k: { name: string }) => k.name === 'same')).toHaveLength(1);
+      expect(list.body).toHaveLength(5 + 11);
+    });
+
     it('treats names as case-sensitive', async () => {
       await http().post(BASE).set('X-API-Key', admin.token).send({ name: 'Reader' }).expect(201);
     });

@@ -27,3 +27,13 @@ export class TenantStorageError extends Error {
     super(`could not update ${tenantId}/security.yml (${code})`);
   }
 }
+
+/** Another writer held the tenant's lock for longer than we wait; the client should retry. */
+export class TenantBusyError extends Error {
+  constructor(
+    readonly tenantId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`tenant "${tenantId}" is being written by another process; retry shortly`);
+  }
+}

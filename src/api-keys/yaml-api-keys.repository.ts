@@ -1,8 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig } from '../config/app.config';
 import { LruCache } from '../common/lru-cache';
@@ -17,8 +17,11 @@ import {
   SecurityFileError,
 } from './security-file';
 import { TenantKeys } from './tenant-keys';
+import { withTenantLock } from './tenant-lock';
 
 export const SECURITY_FILE = 'security.yml';
+/** Temp files are `.security.yml.<pid>.<random>.tmp`; only a crashed writer leaves one behind. */
+const TEMP_FILE = /^\.security\.yml\.\d+\.[0-9a-f]+\.tmp$/;
 
 /** What was last read of a tenant's file, valid while the file's identity stays the same. */
 interface CachedTenant {
@@ -46,15 +49,18 @@ function signatureOf(stats: BigIntStats): string {
 
 /**
  * Keys in `<TENANTS_DIR>/<tenantId>/security.yml`. The file is the source of truth: each read
- * stats it and re-parses only when it changed, so hand edits count on the next request. Changes
- * to a tenant are queued; those that arrive while a write is in flight are applied together in
- * the next rewrite, which is atomic (temp file, fsync, rename, directory fsync).
+ * stats it and re-parses only when it changed, so hand edits and other processes' writes count
+ * on the next request. Changes to a tenant are queued; those that arrive while a write is in
+ * flight are applied together in the next rewrite (group commit). Each rewrite holds the
+ * tenant's lock across processes, starts from the file as it is, and is atomic and durable
+ * (temp file, fsync, rename, directory fsync) before any of its callers is answered.
  */
 @Injectable()
 export class YamlApiKeysRepository extends ApiKeysRepository {
   private readonly root: string;
   private readonly cache: LruCache<string, CachedTenant>;
   private readonly queues = new Map<string, PendingChange[]>();
+  private readonly logger = new Logger(YamlApiKeysRepository.name);
 
   constructor(
     @Inject(appConfig.KEY)
@@ -104,18 +110,28 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
   private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
     const outcomes: Array<() => void> = [];
     try {
-      const draft = (await this.read(tenantId)).edit();
-      for (const change of batch) {
-        try {
-          const value = change.apply(draft);
-          draft.keep();
-          outcomes.push(() => change.resolve(value));
-        } catch (error) {
-          draft.discard();
-          outcomes.push(() => change.reject(error));
-        }
-      }
-      if (draft.hasChanges) await this.write(tenantId, draft.toTenantKeys());
+      const dir = this.tenantDir(tenantId);
+      const file = join(dir, SECURITY_FILE);
+      await this.assertTenantExists(tenantId, dir); // no tenant folder: no lock folder either
+      await withTenantLock(
+        tenantId,
+        file,
+        async () => {
+          const draft = (await this.read(tenantId)).edit();
+          for (const change of batch) {
+            try {
+              const value = change.apply(draft);
+              draft.keep();
+              outcomes.push(() => change.resolve(value));
+            } catch (error) {
+              draft.discard();
+              outcomes.push(() => change.reject(error));
+            }
+          }
+          if (draft.hasChanges) await this.write(tenantId, draft.toTenantKeys());
+        },
+        (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
+      );
     } catch (error) {
       for (const change of batch) change.reject(error);
       return;
@@ -151,7 +167,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
     return cached.keys;
   }
 
-  private async readWithoutFile(tenantId: string, dir: string): Promise<TenantKeys> {
+  /** Throws TenantNotFoundError unless the tenant folder exists. */
+  private async assertTenantExists(tenantId: string, dir: string): Promise<void> {
     let isDirectory = false;
     try {
       isDirectory = (await stat(dir)).isDirectory();
@@ -159,6 +176,10 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
       // Missing or unreadable: either way there is no such tenant.
     }
     if (!isDirectory) throw new TenantNotFoundError(tenantId);
+  }
+
+  private async readWithoutFile(tenantId: string, dir: string): Promise<TenantKeys> {
+    await this.assertTenantExists(tenantId, dir);
     const keys = this.fromCache(tenantId, NO_FILE) ?? new TenantKeys(EMPTY_SECURITY_DOCUMENT);
     this.cache.set(tenantId, { signature: NO_FILE, keys });
     return keys;
@@ -210,6 +231,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
     );
     const text = renderSecurityFile(keys.document);
     try {
+      await this.removeOrphanedTempFiles(dir);
       const handle = await open(temp, 'wx', 0o600);
       try {
         await handle.writeFile(text, 'utf8');
@@ -229,6 +251,12 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
       if (code === 'ENOENT') throw new TenantNotFoundError(tenantId);
       throw new TenantStorageError(tenantId, code);
     }
+  }
+
+  /** Under the lock no other writer is mid-write, so any temp file left is a crashed writer's. */
+  private async removeOrphanedTempFiles(dir: string): Promise<void> {
+    const orphans = (await readdir(dir)).filter((name) => TEMP_FILE.test(name));
+    await Promise.all(orphans.map((name) => rm(join(dir, name), { force: true })));
   }
 }
 

@@ -8,6 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import {
+  TenantBusyError,
   TenantFileInvalidError,
   TenantNotFoundError,
   TenantStorageError,
@@ -24,6 +25,12 @@ function detailOf(exception: HttpException): string {
   return typeof message === 'string' ? message : exception.message;
 }
 
+interface Classified {
+  readonly status: number;
+  readonly detail: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /**
  * The one place errors become responses: RFC 9457 `application/problem+json` for everything,
  * storage errors mapped to their status, and a 500 that never shows a stack, a file or a secret.
@@ -36,7 +43,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
-    const { status, detail } = this.classify(exception);
+    const { status, detail, headers } = this.classify(exception);
     const problem: ProblemDto = {
       type: 'about:blank',
       title: STATUS_CODES[status] ?? 'Error',
@@ -46,13 +53,18 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (typeof request.id === 'string') problem.instance = request.id;
     if (exception instanceof ValidationProblemException) problem.errors = exception.errors;
     if (response.headersSent) return;
-    if (hasHeaders(exception)) response.set(exception.headers);
+    if (headers) response.set(headers);
     response.status(status).type('application/problem+json').send(JSON.stringify(problem));
   }
 
-  private classify(exception: unknown): { status: number; detail: string } {
+  private classify(exception: unknown): Classified {
     if (exception instanceof HttpException) {
-      return { status: exception.getStatus(), detail: detailOf(exception) };
+      const headers = hasHeaders(exception) ? exception.headers : undefined;
+      return { status: exception.getStatus(), detail: detailOf(exception), headers };
+    }
+    if (exception instanceof TenantBusyError) {
+      const headers = { 'Retry-After': String(exception.retryAfterSeconds) };
+      return { status: 503, detail: exception.message, headers };
     }
     if (exception instanceof TenantNotFoundError) return { status: 404, detail: exception.message };
     if (exception instanceof TenantFileInvalidError) {
