@@ -1,4 +1,4 @@
-import { load } from 'js-yaml';
+import { dump, load } from 'js-yaml';
 import {
   parseSecurityFile,
   renderSecurityFile,
@@ -142,5 +142,28 @@ describe('security.yml format', () => {
     expect(text).toContain('createdAt: "2026-11-29T16:00:00.000Z"');
     expect(text).toContain('- "*"');
     expect(parseSecurityFile(text).entries[0].key.permissions).toEqual(['*']);
+  });
+});
+
+describe('renderSecurityFile', () => {
+  const wholeDump = (doc: ReturnType<typeof parseSecurityFile>) =>
+    dump(
+      { ...doc.sections, apiKeys: doc.entries.map((e) => e.raw) },
+      { quoteStyle: 'double', forceQuotes: true, lineWidth: -1 },
+    );
+
+  it.each([
+    `apiKeys: []\n`,
+    `apiKeys:\n  - name: a\n    hash: ${HASH}\n`,
+    `first: {x: [1, "two"]}\napiKeys:\n  - name: a\n    hash: ${HASH}\n    labels: {k: v}\n  - name: b\n    hash: ${HASH2}\n    permissions: ["*", "tenant.*"]\nlast: "apiKeys: x"\n`,
+    `only: other\n`,
+    `apiKeys:\n  - name: a\n    hash: ${HASH}\n    note: "multi\\nline"\n    weird: "- not a list"\n`,
+    `apiKeys:\n  - name: "123"\n    enabled: false\n    permissions: ["a:*", "*"]\n    hash: ${HASH}\n    createdAt: 2026-11-29\n  - hash: ${HASH2}\n    name: "true"\n    permissions: []\n`,
+    `apiKeys:\n  - name: q\n    hash: ${HASH}\n    createdAt: "say \\"hi\\" \\\\ é"\n`,
+  ])('writes exactly what one dump of the whole document would: %j', (text) => {
+    const doc = parseSecurityFile(text);
+    const rendered = renderSecurityFile(doc);
+    expect(rendered).toBe(wholeDump(doc));
+    expect(renderSecurityFile(doc)).toBe(rendered);
   });
 });

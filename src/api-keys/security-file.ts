@@ -7,6 +7,7 @@ import {
   parseEvents,
   YAMLException,
 } from 'js-yaml';
+import { randomBytes } from 'node:crypto';
 import { type ApiKey, HASH_PATTERN, KEY_NAME_PATTERN, PERMISSION_PATTERN } from './api-key';
 
 /** Files above this size are refused before parsing. 10,000 keys take about 2.5 MB. */
@@ -136,11 +137,83 @@ export function toStoredEntry(key: ApiKey, replaced?: Readonly<Mapping>): Stored
   return { key, raw };
 }
 
-/** The YAML text of a security.yml: the other sections as they were, `apiKeys` in its place. */
+/** Every string value double-quoted: unambiguous for any YAML reader, and cheap to write by hand. */
+const DUMP_OPTIONS = { quoteStyle: 'double', forceQuotes: true, lineWidth: -1 } as const;
+/** Stands in for the key list while the other sections are rendered; never a real value. */
+const PLACEHOLDER = `tenantapikeys${randomBytes(12).toString('hex')}`;
+const PLACEHOLDER_LINE = dump({ apiKeys: PLACEHOLDER }, DUMP_OPTIONS);
+const renderedEntries = new WeakMap<object, string>();
+const renderedSections = new WeakMap<object, readonly [string, string]>();
+
+/** Printable ASCII that needs no escape inside double quotes: exactly as js-yaml writes it. */
+const PLAIN_QUOTABLE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const KNOWN_FIELDS = new Set(['name', 'enabled', 'permissions', 'hash', 'createdAt', 'updatedAt']);
+
+/**
+ * The text js-yaml would write for an entry that holds only the fields the service knows, with
+ * plain ASCII strings (every entry the service creates), without running the dumper: a create
+ * is mostly this. Anything else returns undefined and goes to js-yaml.
+ */
+function renderKnownEntry(raw: Readonly<Mapping>): string | undefined {
+  let text = '';
+  for (const name of Object.keys(raw)) {
+    if (!KNOWN_FIELDS.has(name)) return undefined;
+    const value = raw[name];
+    const indent = text === '' ? '  - ' : '    ';
+    if (typeof value === 'boolean') {
+      text += `${indent}${name}: ${value}\n`;
+    } else if (typeof value === 'string' && PLAIN_QUOTABLE.test(value)) {
+      text += `${indent}${name}: "${value}"\n`;
+    } else if (Array.isArray(value) && value.length === 0) {
+      text += `${indent}${name}: []\n`;
+    } else if (
+      Array.isArray(value) &&
+      value.every((item) => typeof item === 'string' && PLAIN_QUOTABLE.test(item))
+    ) {
+      text += `${indent}${name}:\n${value.map((item) => `      - "${item as string}"\n`).join('')}`;
+    } else {
+      return undefined;
+    }
+  }
+  return text === '' ? undefined : text;
+}
+
+/** One entry as a list item under `apiKeys:`, rendered once: entries are never mutated. */
+function renderEntry(entry: StoredEntry): string {
+  let text = renderedEntries.get(entry.raw);
+  if (text === undefined) {
+    text =
+      renderKnownEntry(entry.raw) ??
+      dump({ apiKeys: [entry.raw] }, DUMP_OPTIONS).slice('apiKeys:\n'.length);
+    renderedEntries.set(entry.raw, text);
+  }
+  return text;
+}
+
+/** The other sections, rendered once, split where the `apiKeys` list goes. */
+function renderSections(sections: Readonly<Mapping>): readonly [string, string] {
+  let parts = renderedSections.get(sections);
+  if (parts === undefined) {
+    const text = dump({ ...sections, apiKeys: PLACEHOLDER }, DUMP_OPTIONS);
+    const at = text.startsWith(PLACEHOLDER_LINE) ? 0 : text.indexOf(`\n${PLACEHOLDER_LINE}`) + 1;
+    parts = [text.slice(0, at), text.slice(at + PLACEHOLDER_LINE.length)];
+    renderedSections.set(sections, parts);
+  }
+  return parts;
+}
+
+/**
+ * The YAML text of a security.yml: the other sections as they were, `apiKeys` in its place.
+ * The same text as one js-yaml dump of the whole document, but each entry and the other
+ * sections are rendered once and reused, so a rewrite costs what changed, not the whole file.
+ */
 export function renderSecurityFile(document: SecurityDocument): string {
-  const root: Mapping = { ...document.sections };
-  root.apiKeys = document.entries.map((entry) => entry.raw);
-  return dump(root, { quoteStyle: 'double', lineWidth: -1 });
+  const [before, after] = renderSections(document.sections);
+  const list =
+    document.entries.length === 0
+      ? 'apiKeys: []\n'
+      : `apiKeys:\n${document.entries.map(renderEntry).join('')}`;
+  return before + list + after;
 }
 
 // Error path only: finds where things are, re-reading the text as parser events.

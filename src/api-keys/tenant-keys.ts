@@ -2,20 +2,33 @@ import type { ApiKey } from './api-key';
 import type { ApiKeyChanges } from './api-keys.repository';
 import { type SecurityDocument, type StoredEntry, toStoredEntry } from './security-file';
 
+/** Changes to a tenant's keys by name: the new entry, or null for a deletion. */
+type EntryChanges = ReadonlyMap<string, StoredEntry | null>;
+
 /** A parsed security.yml with its lookups built once: by name, and by hash for authentication. */
 export class TenantKeys {
-  private readonly byName = new Map<string, StoredEntry>();
-  private readonly byHash = new Map<string, ApiKey>();
+  private constructor(
+    readonly document: SecurityDocument,
+    private readonly byName: ReadonlyMap<string, StoredEntry>,
+    private readonly byHash: ReadonlyMap<string, ApiKey>,
+  ) {}
 
-  constructor(readonly document: SecurityDocument) {
+  static of(document: SecurityDocument): TenantKeys {
+    const byName = new Map<string, StoredEntry>();
+    const byHash = new Map<string, ApiKey>();
     for (const entry of document.entries) {
-      this.byName.set(entry.key.name, entry);
-      this.byHash.set(entry.key.hash, entry.key);
+      byName.set(entry.key.name, entry);
+      byHash.set(entry.key.hash, entry.key);
     }
+    return new TenantKeys(document, byName, byHash);
   }
 
   list(): ApiKey[] {
     return this.document.entries.map((entry) => entry.key);
+  }
+
+  entry(name: string): StoredEntry | undefined {
+    return this.byName.get(name);
   }
 
   findByName(name: string): ApiKey | undefined {
@@ -28,30 +41,48 @@ export class TenantKeys {
 
   /** A working copy to apply a batch of changes to, each kept or discarded on its own. */
   edit(): TenantKeysDraft {
-    return new TenantKeysDraft(this.document, new Map(this.byName));
+    return new TenantKeysDraft(this);
+  }
+
+  /** These keys after `changes`: the lookups are copied and patched, not rebuilt entry by entry. */
+  withChanges(changes: EntryChanges): TenantKeys {
+    const byName = new Map(this.byName);
+    const byHash = new Map(this.byHash);
+    for (const [name, entry] of changes) {
+      const previous = byName.get(name);
+      if (previous) byHash.delete(previous.key.hash);
+      if (entry) {
+        byName.set(name, entry);
+        byHash.set(entry.key.hash, entry.key);
+      } else {
+        byName.delete(name);
+      }
+    }
+    const document = { sections: this.document.sections, entries: [...byName.values()] };
+    return new TenantKeys(document, byName, byHash);
   }
 }
 
 /**
- * Changes staged against a TenantKeys. `stage()` hands one change its view; `keep()` or
+ * Changes staged against a TenantKeys. Each change works on its own staged layer; `keep()` or
  * `discard()` settles it, so a change that throws midway leaves nothing behind.
  */
 export class TenantKeysDraft implements ApiKeyChanges {
+  private readonly kept = new Map<string, StoredEntry | null>();
   private readonly staged = new Map<string, StoredEntry | null>();
-  private changed = false;
 
-  constructor(
-    private readonly base: SecurityDocument,
-    private readonly entries: Map<string, StoredEntry>,
-  ) {}
+  constructor(private readonly base: TenantKeys) {}
 
   get hasChanges(): boolean {
-    return this.changed;
+    return this.kept.size > 0;
   }
 
   private current(name: string): StoredEntry | undefined {
-    const staged = this.staged.get(name);
-    return staged === undefined ? this.entries.get(name) : (staged ?? undefined);
+    for (const layer of [this.staged, this.kept]) {
+      const entry = layer.get(name);
+      if (entry !== undefined) return entry ?? undefined;
+    }
+    return this.base.entry(name);
   }
 
   get(name: string): ApiKey | undefined {
@@ -69,11 +100,7 @@ export class TenantKeysDraft implements ApiKeyChanges {
   }
 
   keep(): void {
-    for (const [name, entry] of this.staged) {
-      if (entry) this.entries.set(name, entry);
-      else this.entries.delete(name);
-      this.changed = true;
-    }
+    for (const [name, entry] of this.staged) this.kept.set(name, entry);
     this.staged.clear();
   }
 
@@ -83,6 +110,6 @@ export class TenantKeysDraft implements ApiKeyChanges {
 
   /** The result: the base document's other sections, and the kept entries in order. */
   toTenantKeys(): TenantKeys {
-    return new TenantKeys({ sections: this.base.sections, entries: [...this.entries.values()] });
+    return this.base.withChanges(this.kept);
   }
 }

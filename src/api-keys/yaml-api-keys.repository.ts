@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
+import { type BigIntStats, statSync } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig } from '../config/app.config';
@@ -60,6 +60,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
   private readonly root: string;
   private readonly cache: LruCache<string, CachedTenant>;
   private readonly queues = new Map<string, PendingChange[]>();
+  private readonly loading = new Map<string, { signature: string; keys: Promise<TenantKeys> }>();
   private readonly logger = new Logger(YamlApiKeysRepository.name);
 
   constructor(
@@ -100,6 +101,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
 
   /** Commits the queue in batches until it is empty: one parse, one dump, one fsync per batch. */
   private async drain(tenantId: string, queue: PendingChange[]): Promise<void> {
+    // Let the requests already read from their sockets join the first batch.
+    await new Promise((resolve) => setImmediate(resolve));
     try {
       while (queue.length > 0) await this.commit(tenantId, queue.splice(0));
     } finally {
@@ -149,15 +152,18 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
   private async read(tenantId: string): Promise<TenantKeys> {
     const dir = this.tenantDir(tenantId);
     const file = join(dir, SECURITY_FILE);
-    let stats: BigIntStats;
+    let stats: BigIntStats | undefined;
     try {
-      stats = await stat(file, { bigint: true });
+      // On the hot path of every request: a metadata syscall answered from the inode cache in
+      // microseconds, cheaper in place than a round trip through libuv's thread pool.
+      stats = statSync(file, { bigint: true, throwIfNoEntry: false });
     } catch (error) {
       const code = errorCode(error);
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code);
-      return this.readWithoutFile(tenantId, dir);
+      if (code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code);
     }
-    return this.fromCache(tenantId, signatureOf(stats)) ?? this.load(tenantId, file);
+    if (!stats) return this.readWithoutFile(tenantId, dir);
+    const signature = signatureOf(stats);
+    return this.fromCache(tenantId, signature) ?? this.loadOnce(tenantId, file, signature);
   }
 
   private fromCache(tenantId: string, signature: string): TenantKeys | undefined {
@@ -180,8 +186,19 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
 
   private async readWithoutFile(tenantId: string, dir: string): Promise<TenantKeys> {
     await this.assertTenantExists(tenantId, dir);
-    const keys = this.fromCache(tenantId, NO_FILE) ?? new TenantKeys(EMPTY_SECURITY_DOCUMENT);
+    const keys = this.fromCache(tenantId, NO_FILE) ?? TenantKeys.of(EMPTY_SECURITY_DOCUMENT);
     this.cache.set(tenantId, { signature: NO_FILE, keys });
+    return keys;
+  }
+
+  /** Requests that find the same new file share one parse instead of each doing their own. */
+  private loadOnce(tenantId: string, file: string, signature: string): Promise<TenantKeys> {
+    const inFlight = this.loading.get(tenantId);
+    if (inFlight?.signature === signature) return inFlight.keys;
+    const keys = this.load(tenantId, file).finally(() => {
+      if (this.loading.get(tenantId)?.keys === keys) this.loading.delete(tenantId);
+    });
+    this.loading.set(tenantId, { signature, keys });
     return keys;
   }
 
@@ -212,7 +229,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
           `the file is not a regular file or exceeds ${MAX_SECURITY_FILE_BYTES} bytes`,
         );
       }
-      entry = { signature, keys: new TenantKeys(parseSecurityFile(text)) };
+      entry = { signature, keys: TenantKeys.of(parseSecurityFile(text)) };
     } catch (error) {
       if (!(error instanceof SecurityFileError)) throw error;
       entry = { signature, error: new TenantFileInvalidError(tenantId, error.message) };

@@ -24,19 +24,19 @@ export class ApiKeyStrategy implements CredentialStrategy {
 
   async authenticate(request: Request, tenantId: string): Promise<Principal> {
     const token = request.headers[API_KEY_HEADER];
-    const rejected = new InvalidCredentialsError('the API key is not valid for this tenant');
+    const rejected = () => new InvalidCredentialsError('the API key is not valid for this tenant');
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
-      throw rejected;
+      throw rejected();
     }
-    if (!isTenantId(tenantId)) throw rejected;
+    if (!isTenantId(tenantId)) throw rejected();
     let key;
     try {
       key = await this.repository.findByHash(tenantId, hashToken(token));
     } catch (error) {
-      if (error instanceof TenantNotFoundError) throw rejected;
+      if (error instanceof TenantNotFoundError) throw rejected();
       throw error;
     }
-    if (!key?.enabled) throw rejected;
+    if (!key?.enabled) throw rejected();
     return { method: 'api-key', subject: key.name, scopes: key.permissions, tenants: [tenantId] };
   }
 }

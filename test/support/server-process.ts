@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 
-const MAIN = join(__dirname, '..', '..', 'dist', 'main.js');
+/** npm runs every script from the package root, where `nest build` writes dist/. */
+const MAIN = join(process.cwd(), 'dist', 'main.js');
 
 /** The built server (`node dist/main.js`) in a child process on 127.0.0.1 and a free port. */
 export class ServerProcess {
@@ -12,14 +13,24 @@ export class ServerProcess {
     readonly child: ChildProcess,
     readonly url: string,
     output: string,
+    keepLogs: boolean,
   ) {
     this.output = output;
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    const keep = (chunk: Buffer) => {
+      if (keepLogs) this.output += chunk.toString();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
   }
 
-  /** Starts the server and resolves once it listens; rejects with its output if it exits. */
-  static async start(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+  /**
+   * Starts the server and resolves once it listens; rejects with its output if it exits.
+   * `keepLogs: false` reads and drops its output (for benchmarks).
+   */
+  static async start(
+    env: Record<string, string>,
+    { keepLogs = true, timeoutMs = 20_000 } = {},
+  ): Promise<ServerProcess> {
     const child = spawn(process.execPath, [MAIN], {
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,7 +59,7 @@ export class ServerProcess {
     child.stdout.removeAllListeners('data');
     child.stderr.removeAllListeners('data');
     child.removeAllListeners('exit');
-    return new ServerProcess(child, url, output);
+    return new ServerProcess(child, url, output, keepLogs);
   }
 
   /** Everything the server wrote to stdout and stderr so far. */

@@ -1,0 +1,345 @@
+/**
+ * `npm run bench`: the built server on 127.0.0.1, driven by autocannon from this separate
+ * process, against the targets of the README. Prints a table and writes bench/RESULTS.md.
+ * Speed targets are ratios of runs made side by side in this one run, so a noisy machine
+ * moves both sides alike.
+ */
+import autocannon from 'autocannon';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, freemem, totalmem, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sign } from 'jsonwebtoken';
+import { ServerProcess } from '../test/support/server-process';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
+const READ_CONNECTIONS = 32;
+const ROUNDS = 2;
+/** e.g. BENCH_ONLY=reads,creates to run some parts (the results file then holds only those). */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+
+interface Row {
+  readonly measure: string;
+  readonly value: string;
+  readonly target?: string;
+  readonly pass?: boolean;
+}
+const rows: Row[] = [];
+const record = (row: Row) => {
+  rows.push(row);
+  const verdict = row.pass === undefined ? '' : row.pass ? '  PASS' : '  FAIL';
+  console.log(`${row.measure.padEnd(86)} ${row.value.padStart(22)}${verdict}`);
+};
+
+const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
+const newToken = () => `tak_${randomBytes(32).toString('base64url')}`;
+
+/** A tenant folder whose security.yml holds `count` keys; the first, `admin`, has `*`. */
+async function writeTenant(root: string, tenant: string, count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  const lines = ['apiKeys:'];
+  for (let i = 0; i < count; i++) {
+    const token = newToken();
+    tokens.push(token);
+    const permissions = i === 0 ? '["*"]' : '["tenant.apiKey:read"]';
+    lines.push(
+      `  - name: ${i === 0 ? 'admin' : `key-${i}`}`,
+      `    enabled: true`,
+      `    permissions: ${permissions}`,
+      `    hash: "${sha256(token)}"`,
+      `    createdAt: "2026-11-29T16:00:00.000Z"`,
+      `    updatedAt: "2026-11-29T16:00:00.000Z"`,
+    );
+  }
+  await mkdir(join(root, tenant), { recursive: true });
+  await writeFile(join(root, tenant, 'security.yml'), `${lines.join('\n')}\n`);
+  return tokens;
+}
+
+async function load(options: autocannon.Options): Promise<autocannon.Result> {
+  return autocannon({ duration: DURATION_S, ...options });
+}
+
+async function reads(url: string, headers: Record<string, string>): Promise<autocannon.Result> {
+  return load({ url, headers, connections: READ_CONNECTIONS });
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** CPU time (user + system, all threads) the process has used, in ms; Linux counts in 10 ms ticks. */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kib / 1024;
+}
+
+async function readBenchmarks(root: string): Promise<void> {
+  const small = await writeTenant(root, 't10', 10);
+  const large = await writeTenant(root, 't10k', 10_000);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwt = sign({ sub: 'bench', scope: 'tenant.apiKey:read', tenant: 't10' }, privateKey, {
+    algorithm: 'RS256',
+    expiresIn: 3600,
+  });
+  const server = await ServerProcess.start(
+    {
+      TENANTS_DIR: root,
+      AUTH_JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    },
+    { keepLogs: false },
+  );
+  try {
+    const cases = {
+      health: () => reads(`${server.url}/health`, {}),
+      key10: () => reads(`${server.url}/api/t10/admin/apiKeys/key-5`, { 'X-API-Key': small[1] }),
+      key10k: () =>
+        reads(`${server.url}/api/t10k/admin/apiKeys/key-5000`, { 'X-API-Key': large[9_999] }),
+      bearer: () =>
+        reads(`${server.url}/api/t10/admin/apiKeys/key-5`, { Authorization: `Bearer ${jwt}` }),
+    };
+    const cpu: Record<keyof typeof cases, number[]> = {
+      health: [],
+      key10: [],
+      key10k: [],
+      bearer: [],
+    };
+    const rps: Record<keyof typeof cases, number[]> = {
+      health: [],
+      key10: [],
+      key10k: [],
+      bearer: [],
+    };
+    const p99: Record<keyof typeof cases, number[]> = {
+      health: [],
+      key10: [],
+      key10k: [],
+      bearer: [],
+    };
+    for (const run of Object.values(cases)) await run(); // warm the JIT and the caches
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, run] of Object.entries(cases) as Array<
+        [keyof typeof cases, () => Promise<autocannon.Result>]
+      >) {
+        const cpuBefore = await cpuMs(server.child.pid as number);
+        const result = await run();
+        cpu[name].push(
+          ((await cpuMs(server.child.pid as number)) - cpuBefore) / result.requests.total,
+        );
+        if (result.non2xx > 0 || result.errors > 0) {
+          throw new Error(`${name}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
+        }
+        rps[name].push(result.requests.average);
+        p99[name].push(result.latency.p99);
+      }
+    }
+    const label = {
+      health: 'GET /health',
+      key10: 'GET one key, X-API-Key, tenant of 10 keys',
+      key10k: 'GET one key, X-API-Key, tenant of 10,000 keys',
+      bearer: 'GET one key, bearer JWT (RS256)',
+    };
+    for (const name of Object.keys(cases) as Array<keyof typeof cases>) {
+      record({
+        measure: `${label[name]}: requests/s (p99 ms) [server CPU ms/request]`,
+        value: `${mean(rps[name]).toFixed(0)} (${mean(p99[name]).toFixed(1)}) [${mean(cpu[name]).toFixed(2)}]`,
+      });
+    }
+    const apiKeyRatio = mean(rps.key10) / mean(rps.health);
+    record({
+      measure: 'API-key GET / health requests/s',
+      value: apiKeyRatio.toFixed(2),
+      target: '>= 0.80',
+      pass: apiKeyRatio >= 0.8,
+    });
+    const scaleRatio = mean(rps.key10k) / mean(rps.key10);
+    record({
+      measure: '10,000-key tenant / 10-key tenant requests/s',
+      value: scaleRatio.toFixed(2),
+      target: '>= 0.90',
+      pass: scaleRatio >= 0.9,
+    });
+    record({
+      measure: 'bearer GET / health requests/s (no target)',
+      value: (mean(rps.bearer) / mean(rps.health)).toFixed(2),
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+async function createBenchmarks(root: string): Promise<void> {
+  const server = await ServerProcess.start({ TENANTS_DIR: root }, { keepLogs: false });
+  let serial = 0;
+  try {
+    for (const size of [0, 1_000, 10_000]) {
+      for (const connections of [1, 16, 64]) {
+        const tenant = `c${size}-${connections}`;
+        const [admin] = await writeTenant(root, tenant, size + 1);
+        const cpuBefore = await cpuMs(server.child.pid as number);
+        const result = await load({
+          url: `${server.url}/api/${tenant}/admin/apiKeys`,
+          method: 'POST',
+          connections,
+          headers: { 'X-API-Key': admin, 'Content-Type': 'application/json' },
+          requests: [
+            {
+              setupRequest: (request) => ({
+                ...request,
+                body: JSON.stringify({ name: `bench-${++serial}` }),
+              }),
+            },
+          ],
+        });
+        const created = result['2xx'] / (result.duration || DURATION_S);
+        const perCreate = ((await cpuMs(server.child.pid as number)) - cpuBefore) / result['2xx'];
+        const target = size === 1_000 && connections === 64;
+        record({
+          measure: `creates/s, concurrency ${connections}, tenant of ${size.toLocaleString('en')} keys [server CPU ms/create]`,
+          value: `${created.toFixed(0)}${result.non2xx ? ` (${result.non2xx} non-2xx)` : ''} [${perCreate.toFixed(2)}]`,
+          target: target ? '>= 1000' : undefined,
+          pass: target ? created >= 1000 && result.non2xx === 0 : undefined,
+        });
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+async function revocationBenchmark(root: string): Promise<void> {
+  const tokens = await writeTenant(root, 'rev', 101);
+  const [a, b] = [
+    await ServerProcess.start({ TENANTS_DIR: root }, { keepLogs: false }),
+    await ServerProcess.start({ TENANTS_DIR: root }, { keepLogs: false }),
+  ];
+  try {
+    let stale = 0;
+    for (let i = 1; i <= 100; i++) {
+      // B has seen the key work before its deletion, so it holds the tenant parsed and cached.
+      const before = await fetch(`${b.url}/api/rev/admin/apiKeys/key-${i}`, {
+        headers: { 'X-API-Key': tokens[i] },
+      });
+      if (before.status !== 200) throw new Error(`key-${i} did not work before deletion`);
+      const deleted = await fetch(`${a.url}/api/rev/admin/apiKeys/key-${i}`, {
+        method: 'DELETE',
+        headers: { 'X-API-Key': tokens[0] },
+      });
+      if (deleted.status !== 204) throw new Error(`DELETE key-${i} answered ${deleted.status}`);
+      const after = await fetch(`${b.url}/api/rev/admin/apiKeys/key-${i}`, {
+        headers: { 'X-API-Key': tokens[i] },
+      });
+      if (after.status === 200) stale++;
+    }
+    record({
+      measure: 'revocation: stale 200s from B after A acknowledged 100 DELETEs',
+      value: String(stale),
+      target: '0',
+      pass: stale === 0,
+    });
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
+  }
+}
+
+async function memoryBenchmark(root: string): Promise<void> {
+  const tokens: string[] = [];
+  for (let t = 0; t < 10_000; t++) {
+    tokens.push((await writeTenant(root, `m${t}`, 10))[3]);
+  }
+  const server = await ServerProcess.start({ TENANTS_DIR: root }, { keepLogs: false });
+  try {
+    const idle = await rssMiB(server.child.pid as number);
+    let next = 0;
+    const worker = async () => {
+      while (next < tokens.length) {
+        const t = next++;
+        const res = await fetch(`${server.url}/api/m${t}/admin/apiKeys`, {
+          headers: { 'X-API-Key': tokens[t] },
+        });
+        if (res.status !== 200) throw new Error(`tenant m${t} answered ${res.status}`);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    const touched = await rssMiB(server.child.pid as number);
+    record({ measure: 'resident memory after start (MiB)', value: idle.toFixed(0) });
+    record({
+      measure: 'resident memory after touching 10,000 tenants of 10 keys (MiB)',
+      value: touched.toFixed(0),
+      target: '< 300',
+      pass: touched < 300,
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+function machine(): string {
+  const cpu = cpus();
+  return [
+    `- CPU: ${cpu[0]?.model ?? 'unknown'}, ${cpu.length} cores`,
+    `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at the end)`,
+    `- OS: Linux ${release()}; Node.js ${process.version}`,
+  ].join('\n');
+}
+
+async function writeResults(started: Date): Promise<void> {
+  const table = [
+    '| measure | value | target | verdict |',
+    '| --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.measure} | ${r.value} | ${r.target ?? ''} | ${r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL'} |`,
+    ),
+  ].join('\n');
+  const text = `# Benchmark results
+
+Measured ${started.toISOString()} with \`npm run bench\` (build, then \`node dist-bench/bench/run-bench.js\`):
+the built server (\`node dist/main.js\`, LOG_LEVEL=info, its log read and discarded) on 127.0.0.1, driven
+by autocannon from the bench process. Reads: ${READ_CONNECTIONS} connections, ${DURATION_S} s per run,
+${ROUNDS} rounds alternating the four cases, averaged; creates: ${DURATION_S} s per run with
+unique names. Ratios compare runs made side by side in this one run.
+
+Machine:
+
+${machine()}
+
+${table}
+`;
+  await writeFile(join(process.cwd(), 'bench', 'RESULTS.md'), text);
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const root = await mkdtemp(join(tmpdir(), 'tenant-api-keys-bench-'));
+  try {
+    for (const [name, step] of [
+      ['reads', readBenchmarks],
+      ['creates', createBenchmarks],
+      ['revocation', revocationBenchmark],
+      ['memory', memoryBenchmark],
+    ] as const) {
+      if (ONLY && !ONLY.includes(name)) continue;
+      const dir = join(root, name);
+      await mkdir(dir);
+      await step(dir);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+  await writeResults(started);
+  const failed = rows.filter((r) => r.pass === false);
+  console.log(
+    `\n${rows.filter((r) => r.pass).length} passed, ${failed.length} failed; written to bench/RESULTS.md`,
+  );
+  process.exitCode = failed.length > 0 ? 1 : 0;
+}
+
+void main();
