@@ -103,7 +103,7 @@ describe('API keys endpoints (e2e)', () => {
         enabled: true,
         permissions: ['tenant.apiKey:read'],
       });
-      expect(res.body.token).toMatch(/^tak_[A-Za-z0-9_-]{43}$/);
+      expect(res.body.token).toMatch(/^tak_[0-9A-Za-z]{49}$/);
       expect(res.body.createdAt).toBe(res.body.updatedAt);
       expect(res.body).not.toHaveProperty('hash');
 
@@ -218,6 +218,37 @@ describe('API keys endpoints (e2e)', () => {
         .set('X-API-Key', writer.token)
         .send({ name: 'same', permissions: ['tenant.apiKey:write'] })
         .expect(201);
+    });
+  });
+
+  describe('scannable tokens', () => {
+    it('refuses a token whose checksum fails before any lookup, even if its hash is stored', async () => {
+      const created = await http()
+        .post(BASE)
+        .set('X-API-Key', admin.token)
+        .send({ name: 'scan', permissions: ['*'] })
+        .expect(201);
+      const token: string = created.body.token;
+      const flipped = token.slice(0, 10) + (token[10] === 'a' ? 'b' : 'a') + token.slice(11);
+      // Store the corrupted token's hash too, so only the checksum can refuse it.
+      const file = await tenants.read('acme');
+      await tenants.write(
+        'acme',
+        `${file}  - name: forged\n    hash: "${sha256(flipped)}"\n    permissions: ["*"]\n`,
+      );
+      await http().get(BASE).set('X-API-Key', flipped).expect(401);
+      await http().get(BASE).set('X-API-Key', token).expect(200);
+    });
+
+    it('keeps tokens of the earlier shape and hand-made ones working', async () => {
+      const earlier = `tak_${'x'.repeat(40)}-_Q`;
+      const file = await tenants.read('acme');
+      await tenants.write(
+        'acme',
+        `${file}  - name: earlier\n    hash: "${sha256(earlier)}"\n    permissions: ["*"]\n`,
+      );
+      await http().get(BASE).set('X-API-Key', earlier).expect(200);
+      await http().get(BASE).set('X-API-Key', admin.token).expect(200);
     });
   });
 

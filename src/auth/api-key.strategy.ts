@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { isTenantId } from '../api-keys/api-key';
-import { hashToken } from '../api-keys/api-key-token';
+import { hashToken, hasValidChecksum } from '../api-keys/api-key-token';
 import { TenantNotFoundError } from '../api-keys/api-keys.errors';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { type CredentialStrategy, InvalidCredentialsError } from './credential-strategy';
@@ -28,7 +28,7 @@ export class ApiKeyStrategy implements CredentialStrategy {
     if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
       throw rejected();
     }
-    if (!isTenantId(tenantId)) throw rejected();
+    if (!isTenantId(tenantId) || !hasValidChecksum(token)) throw rejected();
     let key;
     try {
       key = await this.repository.findByHash(tenantId, hashToken(token));

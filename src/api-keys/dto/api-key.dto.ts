@@ -39,7 +39,7 @@ export class ApiKeyDto {
 export class CreatedApiKeyDto extends ApiKeyDto {
   @ApiProperty({
     description: 'The plaintext token. It is only returned once — copy it immediately.',
-    example: 'tak_3q2-7wEZkzNq0mL8vXhYp2cJ4uTt9aBfGk1sRdVnEo',
+    example: 'tak_TINTprhVns8rr1DKGbMV4BC3ZZWqpUiVNGx0lOsv1UM4AMZUd',
   })
   token!: string;
 }
