@@ -14,6 +14,8 @@ export async function createApp(): Promise<INestApplication> {
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // Entity tags are ours: strong, per key, on the routes that honour If-Match.
+  app.set('etag', false);
   app.use(deferredJsonBodyParser());
   app.enableShutdownHooks();
   setupSwagger(app);

@@ -3,6 +3,7 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { ApiKeysService } from './api-keys/api-keys.service';
@@ -25,6 +26,9 @@ class CliModule {}
 
 class UsageError extends Error {}
 
+/** The operator at the shell, recorded as such in the audit trail. */
+const OPERATOR_CALLER = { principal: OPERATOR, requestId: `cli-${randomUUID()}` };
+
 async function createKey(service: ApiKeysService, args: string[], options: CliOptions) {
   const [tenant, name] = args;
   if (!tenant || !name) throw new UsageError('create needs a tenant and a name');
@@ -37,7 +41,7 @@ async function createKey(service: ApiKeysService, args: string[], options: CliOp
   if (errors.length > 0) {
     throw new UsageError(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));
   }
-  const { key, token } = await service.create(tenant, request, OPERATOR);
+  const { key, token } = await service.create(tenant, request, OPERATOR_CALLER);
   process.stdout.write(
     `created API key "${key.name}" in tenant "${tenant}" with permissions [${key.permissions.join(', ')}]\n` +
       `token (shown once, store it now):\n${token}\n`,
@@ -81,7 +85,7 @@ async function run(argv: string[]): Promise<void> {
       }
       case 'delete':
         if (!args[0] || !args[1]) throw new UsageError('delete needs a tenant and a name');
-        await service.delete(args[0], args[1]);
+        await service.delete(args[0], args[1], OPERATOR_CALLER);
         process.stdout.write(`deleted API key "${args[1]}" from tenant "${args[0]}"\n`);
         break;
       default:

@@ -6,6 +6,7 @@ import { handKey, sha256, TenantsFixture } from './support/tenants';
 
 const BASE = '/api/acme/admin/apiKeys';
 const PROBLEM = /^application\/problem\+json/;
+const READ_SCOPE = 'tenant.apiKey:read';
 
 describe('API keys endpoints (e2e)', () => {
   let tenants: TenantsFixture;
@@ -218,6 +219,78 @@ describe('API keys endpoints (e2e)', () => {
         .set('X-API-Key', writer.token)
         .send({ name: 'same', permissions: ['tenant.apiKey:write'] })
         .expect(201);
+    });
+  });
+
+  describe('ETag and If-Match', () => {
+    it('tags GET, create and update with a strong ETag that changes with the key', async () => {
+      const got = await http().get(`${BASE}/reader`).set('X-API-Key', admin.token).expect(200);
+      expect(got.headers.etag).toMatch(/^"[^"]+"$/);
+      const again = await http().get(`${BASE}/reader`).set('X-API-Key', admin.token).expect(200);
+      expect(again.headers.etag).toBe(got.headers.etag);
+      const created = await http()
+        .post(BASE)
+        .set('X-API-Key', admin.token)
+        .send({ name: 'tagged' })
+        .expect(201);
+      expect(created.headers.etag).toMatch(/^"[^"]+"$/);
+      const updated = await http()
+        .put(`${BASE}/reader`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', got.headers.etag)
+        .send({ enabled: true, permissions: [READ_SCOPE, 'extra'] })
+        .expect(200);
+      expect(updated.headers.etag).not.toBe(got.headers.etag);
+      const fresh = await http().get(`${BASE}/reader`).set('X-API-Key', admin.token).expect(200);
+      expect(fresh.headers.etag).toBe(updated.headers.etag);
+    });
+
+    it('answers 412 to PUT and DELETE with a stale If-Match, and leaves the key', async () => {
+      const stale = (await http().get(`${BASE}/reader`).set('X-API-Key', admin.token)).headers.etag;
+      await http()
+        .put(`${BASE}/reader`)
+        .set('X-API-Key', admin.token)
+        .send({ enabled: true })
+        .expect(200);
+      const before = await tenants.read('acme');
+      const put = await http()
+        .put(`${BASE}/reader`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', stale)
+        .send({ enabled: false })
+        .expect(412);
+      expect(put.headers['content-type']).toMatch(PROBLEM);
+      await http()
+        .delete(`${BASE}/reader`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', stale)
+        .expect(412);
+      await http()
+        .delete(`${BASE}/reader`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', `W/${stale}`)
+        .expect(412);
+      expect(await tenants.read('acme')).toBe(before);
+    });
+
+    it('answers 404 with If-Match when the key is gone, and accepts * and a matching tag', async () => {
+      await http()
+        .delete(`${BASE}/nope`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', '*')
+        .expect(404);
+      const tag = (await http().get(`${BASE}/writer`).set('X-API-Key', admin.token)).headers.etag;
+      await http()
+        .put(`${BASE}/narrow`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', '*')
+        .send({ enabled: true })
+        .expect(200);
+      await http()
+        .delete(`${BASE}/writer`)
+        .set('X-API-Key', admin.token)
+        .set('If-Match', `"x", ${tag}`)
+        .expect(204);
     });
   });
 

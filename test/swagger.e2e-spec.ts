@@ -71,14 +71,14 @@ describe('Swagger docs (e2e)', () => {
       '/api/{tenantId}/admin/apiKeys/{keyName}',
       'Update an API key',
       'tenant.apiKey:write',
-      ['200', '400', '401', '403', '404', '413', '415', '500'],
+      ['200', '400', '401', '403', '404', '412', '413', '415', '500'],
     ],
     [
       'delete',
       '/api/{tenantId}/admin/apiKeys/{keyName}',
       'Delete an API key',
       'tenant.apiKey:write',
-      ['204', '400', '401', '403', '404', '500'],
+      ['204', '400', '401', '403', '404', '412', '500'],
     ],
   ] as const;
 

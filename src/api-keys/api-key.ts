@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** One API key as the service knows it. The token itself is never stored, only its hash. */
 export interface ApiKey {
   readonly name: string;
@@ -31,4 +33,27 @@ export function isKeyName(value: string): boolean {
 /** Permissions in their first-seen order, duplicates dropped. */
 export function uniquePermissions(permissions: readonly string[]): string[] {
   return [...new Set(permissions)];
+}
+
+/**
+ * A strong entity tag for the key's public state: it changes whenever anything a client can
+ * read of the key changes (enabled, permissions, updatedAt), and never reveals the hash.
+ */
+export function entityTagOf(key: ApiKey): string {
+  const state = JSON.stringify([
+    key.name,
+    key.enabled,
+    key.permissions,
+    key.createdAt,
+    key.updatedAt,
+  ]);
+  return `"${createHash('sha256').update(state).digest('base64url').slice(0, 27)}"`;
+}
+
+/** An `If-Match` condition: `*` (any current version) or a list of strong tags. */
+export type IfMatch = '*' | readonly string[];
+
+/** Whether the key's current tag satisfies the condition (strong comparison: weak tags never match). */
+export function satisfiesIfMatch(key: ApiKey, condition: IfMatch): boolean {
+  return condition === '*' || condition.includes(entityTagOf(key));
 }

@@ -4,6 +4,7 @@ import {
   Delete,
   Get,
   Header,
+  Headers,
   HttpCode,
   Param,
   Post,
@@ -17,27 +18,24 @@ import {
   ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiHeader,
   ApiOperation,
   ApiParam,
+  ApiPreconditionFailedResponse,
   ApiPayloadTooLargeResponse,
   ApiTags,
   ApiUnsupportedMediaTypeResponse,
   ApiInternalServerErrorResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { Principal } from '../auth/principal';
-import { CurrentPrincipal, RequireScopes } from '../auth/scopes.decorator';
+import type { Caller } from '../auth/principal';
+import { CurrentCaller, RequireScopes } from '../auth/scopes.decorator';
 import { API_KEY_READ, API_KEY_WRITE } from '../auth/scopes';
+import { parseIfMatch } from '../common/if-match';
 import { ProblemDto } from '../common/problem.dto';
-import { TENANT_ID_PATTERN } from './api-key';
+import { type ApiKey, entityTagOf, TENANT_ID_PATTERN } from './api-key';
 import { ApiKeysService } from './api-keys.service';
-import {
-  ApiKeyDto,
-  CreatedApiKeyDto,
-  KEY_NAME_SCHEMA,
-  toApiKeyDto,
-  toCreatedApiKeyDto,
-} from './dto/api-key.dto';
+import { ApiKeyDto, CreatedApiKeyDto, KEY_NAME_SCHEMA, toApiKeyDto } from './dto/api-key.dto';
 import { CreateApiKeyDto } from './dto/create-api-key.dto';
 import { UpdateApiKeyDto } from './dto/update-api-key.dto';
 
@@ -62,6 +60,21 @@ const INVALID_BODY = problem(
 const TENANT_MISSING = problem('The tenant does not exist.');
 const KEY_MISSING = problem('The tenant or the API key does not exist.');
 const FILE_INVALID = problem("The tenant's security.yml cannot be read; it is left untouched.");
+const ETAG_HEADER = {
+  ETag: { description: "The key's version, for If-Match.", schema: { type: 'string' } },
+};
+const IF_MATCH = {
+  name: 'If-Match',
+  required: false,
+  description: 'Apply only if the key still has this ETag (or any version, with *).',
+} as const;
+const STALE = problem('The key changed since the ETag given in If-Match.');
+
+/** Sends the key's strong ETag and returns its public form. */
+function tagged(response: Response, key: ApiKey): ApiKeyDto {
+  response.setHeader('ETag', entityTagOf(key));
+  return toApiKeyDto(key);
+}
 
 @ApiTags('ApiKeys')
 @ApiParam(TENANT_PARAM)
@@ -91,6 +104,7 @@ export class ApiKeysController {
   @ApiCreatedResponse({
     description: 'API key created. The Location header names the new key.',
     type: CreatedApiKeyDto,
+    headers: ETAG_HEADER,
   })
   @ApiBadRequestResponse(INVALID_BODY)
   @ApiNotFoundResponse(TENANT_MISSING)
@@ -101,14 +115,14 @@ export class ApiKeysController {
   async create(
     @Param('tenantId') tenantId: string,
     @Body() body: CreateApiKeyDto,
-    @CurrentPrincipal() caller: Principal,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CreatedApiKeyDto> {
     const { key, token } = await this.apiKeys.create(tenantId, body, caller);
     response.location(
       `/api/${encodeURIComponent(tenantId)}/admin/apiKeys/${encodeURIComponent(key.name)}`,
     );
-    return toCreatedApiKeyDto(key, token);
+    return { ...tagged(response, key), token };
   }
 
   @Get(':keyName')
@@ -118,13 +132,14 @@ export class ApiKeysController {
     description: `Returns the API key definition identified by keyName. The key hash is never returned.\n\nRequires ${API_KEY_READ} scope.`,
   })
   @ApiParam(KEY_NAME_PARAM)
-  @ApiOkResponse({ description: 'API key returned.', type: ApiKeyDto })
+  @ApiOkResponse({ description: 'API key returned.', type: ApiKeyDto, headers: ETAG_HEADER })
   @ApiNotFoundResponse(KEY_MISSING)
   async get(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<ApiKeyDto> {
-    return toApiKeyDto(await this.apiKeys.get(tenantId, keyName));
+    return tagged(response, await this.apiKeys.get(tenantId, keyName));
   }
 
   @Put(':keyName')
@@ -134,18 +149,23 @@ export class ApiKeysController {
     description: `Replaces the enabled and permissions fields of the key. The key name and the stored hash are not changed. Permissions left out stay as they are.\n\nRequires ${API_KEY_WRITE} scope.`,
   })
   @ApiParam(KEY_NAME_PARAM)
-  @ApiOkResponse({ description: 'API key updated.', type: ApiKeyDto })
+  @ApiHeader(IF_MATCH)
+  @ApiOkResponse({ description: 'API key updated.', type: ApiKeyDto, headers: ETAG_HEADER })
   @ApiBadRequestResponse(INVALID_BODY)
   @ApiNotFoundResponse(KEY_MISSING)
+  @ApiPreconditionFailedResponse(STALE)
   @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
   @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
   async update(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,
     @Body() body: UpdateApiKeyDto,
-    @CurrentPrincipal() caller: Principal,
+    @CurrentCaller() caller: Caller,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<ApiKeyDto> {
-    return toApiKeyDto(await this.apiKeys.update(tenantId, keyName, body, caller));
+    const key = await this.apiKeys.update(tenantId, keyName, body, caller, parseIfMatch(ifMatch));
+    return tagged(response, key);
   }
 
   @Delete(':keyName')
@@ -156,12 +176,16 @@ export class ApiKeysController {
     description: `Removes the API key entry from security.yml. The key immediately stops working.\n\nRequires ${API_KEY_WRITE} scope.`,
   })
   @ApiParam(KEY_NAME_PARAM)
+  @ApiHeader(IF_MATCH)
   @ApiNoContentResponse({ description: 'API key deleted.' })
   @ApiNotFoundResponse(KEY_MISSING)
+  @ApiPreconditionFailedResponse(STALE)
   async delete(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,
+    @CurrentCaller() caller: Caller,
+    @Headers('if-match') ifMatch: string | undefined,
   ): Promise<void> {
-    await this.apiKeys.delete(tenantId, keyName);
+    await this.apiKeys.delete(tenantId, keyName, caller, parseIfMatch(ifMatch));
   }
 }

@@ -1,19 +1,24 @@
-import { ConflictException, ForbiddenException, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  ForbiddenException,
+  NotFoundException,
+  PreconditionFailedException,
+} from '@nestjs/common';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Principal } from '../auth/principal';
-import { OPERATOR } from '../auth/principal';
+import type { Caller } from '../auth/principal';
+import { OPERATOR as OPERATOR_PRINCIPAL } from '../auth/principal';
+import { entityTagOf } from './api-key';
 import { hashToken } from './api-key-token';
 import { ApiKeysService } from './api-keys.service';
 import { YamlApiKeysRepository } from './yaml-api-keys.repository';
 
-const caller = (...scopes: string[]): Principal => ({
-  method: 'api-key',
-  subject: 'caller',
-  scopes,
-  tenants: ['acme'],
+const caller = (...scopes: string[]): Caller => ({
+  principal: { method: 'api-key', subject: 'caller', scopes, tenants: ['acme'] },
+  requestId: 'req-1',
 });
+const OPERATOR: Caller = { principal: OPERATOR_PRINCIPAL, requestId: 'req-0' };
 
 describe('ApiKeysService', () => {
   let root: string;
@@ -114,12 +119,31 @@ describe('ApiKeysService', () => {
     await expect(
       service.update('acme', 'nope', { enabled: true }, OPERATOR),
     ).rejects.toBeInstanceOf(NotFoundException);
-    await expect(service.delete('acme', 'nope')).rejects.toBeInstanceOf(NotFoundException);
+    await expect(service.delete('acme', 'nope', OPERATOR)).rejects.toBeInstanceOf(
+      NotFoundException,
+    );
+  });
+
+  it('honours If-Match: 412 when the key changed since, 404 when it is gone', async () => {
+    const { key } = await service.create('acme', { name: 'k' }, OPERATOR);
+    const tag = entityTagOf(key);
+    const updated = await service.update('acme', 'k', { enabled: false }, OPERATOR, [tag]);
+    expect(entityTagOf(updated)).not.toBe(tag);
+    await expect(
+      service.update('acme', 'k', { enabled: true }, OPERATOR, [tag]),
+    ).rejects.toBeInstanceOf(PreconditionFailedException);
+    await expect(service.delete('acme', 'k', OPERATOR, [tag])).rejects.toBeInstanceOf(
+      PreconditionFailedException,
+    );
+    await service.delete('acme', 'k', OPERATOR, ['"other"', entityTagOf(updated)]);
+    await expect(service.delete('acme', 'k', OPERATOR, '*')).rejects.toBeInstanceOf(
+      NotFoundException,
+    );
   });
 
   it('deletes a key', async () => {
     await service.create('acme', { name: 'k' }, OPERATOR);
-    await service.delete('acme', 'k');
+    await service.delete('acme', 'k', OPERATOR);
     await expect(service.list('acme')).resolves.toEqual([]);
   });
 });

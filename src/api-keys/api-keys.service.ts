@@ -3,12 +3,19 @@ import {
   ForbiddenException,
   Injectable,
   NotFoundException,
+  PreconditionFailedException,
 } from '@nestjs/common';
-import type { Principal } from '../auth/principal';
+import type { Caller, Principal } from '../auth/principal';
 import { uncovered } from '../auth/scope-matching';
-import { type ApiKey, isKeyName, uniquePermissions } from './api-key';
+import {
+  type ApiKey,
+  type IfMatch,
+  isKeyName,
+  satisfiesIfMatch,
+  uniquePermissions,
+} from './api-key';
 import { hashToken, mintToken } from './api-key-token';
-import { ApiKeysRepository } from './api-keys.repository';
+import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
 
 export interface NewApiKey {
   readonly name: string;
@@ -46,9 +53,9 @@ export class ApiKeysService {
     return key;
   }
 
-  async create(tenantId: string, request: NewApiKey, caller: Principal): Promise<CreatedApiKey> {
+  async create(tenantId: string, request: NewApiKey, caller: Caller): Promise<CreatedApiKey> {
     const permissions = uniquePermissions(request.permissions ?? []);
-    assertGrantable(caller, permissions);
+    assertGrantable(caller.principal, permissions);
     const token = mintToken();
     const now = new Date().toISOString();
     const key: ApiKey = {
@@ -68,19 +75,20 @@ export class ApiKeysService {
     return { key, token };
   }
 
+  /** Replaces `enabled`, and `permissions` when given; with `ifMatch`, only if the key still matches. */
   update(
     tenantId: string,
     name: string,
     request: ApiKeyUpdate,
-    caller: Principal,
+    caller: Caller,
+    ifMatch?: IfMatch,
   ): Promise<ApiKey> {
     return this.repository.change(tenantId, (keys) => {
-      const current = isKeyName(name) ? keys.get(name) : undefined;
-      if (!current) throw keyNotFound(tenantId, name);
+      const current = currentKey(keys, tenantId, name, ifMatch);
       const permissions = request.permissions
         ? uniquePermissions(request.permissions)
         : current.permissions;
-      assertGrantable(caller, permissions);
+      assertGrantable(caller.principal, permissions);
       const updated: ApiKey = {
         ...current,
         enabled: request.enabled,
@@ -92,11 +100,30 @@ export class ApiKeysService {
     });
   }
 
-  async delete(tenantId: string, name: string): Promise<void> {
+  /** Deletes the key; with `ifMatch`, only if it still matches. */
+  async delete(tenantId: string, name: string, caller: Caller, ifMatch?: IfMatch): Promise<void> {
     await this.repository.change(tenantId, (keys) => {
-      if (!isKeyName(name) || !keys.delete(name)) throw keyNotFound(tenantId, name);
+      currentKey(keys, tenantId, name, ifMatch);
+      keys.delete(name);
     });
   }
+}
+
+/** The key as the change sees it: 404 when it is gone, 412 when it changed since `ifMatch`. */
+function currentKey(
+  keys: ApiKeyChanges,
+  tenantId: string,
+  name: string,
+  ifMatch?: IfMatch,
+): ApiKey {
+  const current = isKeyName(name) ? keys.get(name) : undefined;
+  if (!current) throw keyNotFound(tenantId, name);
+  if (ifMatch && !satisfiesIfMatch(current, ifMatch)) {
+    throw new PreconditionFailedException(
+      `API key "${name}" has changed since the version in If-Match; fetch it again`,
+    );
+  }
+  return current;
 }
 
 /** The grant rule: a caller may only give a key permissions its own scopes cover. */

@@ -20,6 +20,12 @@ export const OPERATOR: Principal = {
   tenants: ['*'],
 };
 
+/** Who makes a change, and in which request: what the audit trail records. */
+export interface Caller {
+  readonly principal: Principal;
+  readonly requestId: string;
+}
+
 export function mayAdminister(principal: Principal, tenantId: string): boolean {
   return principal.tenants.includes('*') || principal.tenants.includes(tenantId);
 }

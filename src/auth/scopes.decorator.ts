@@ -9,7 +9,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { ProblemDto } from '../common/problem.dto';
-import type { Principal } from './principal';
+import type { Caller } from './principal';
 
 export const OAUTH2_SCHEME = 'oauth2';
 export const API_KEY_SCHEME = 'api-key';
@@ -44,11 +44,12 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
   );
 }
 
-/** The authenticated caller of the current request. */
-export const CurrentPrincipal = createParamDecorator(
-  (_data: unknown, context: ExecutionContext): Principal => {
-    const principal = context.switchToHttp().getRequest<Request>().principal;
-    if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
-    return principal;
+/** The authenticated caller of the current request, with the request's id. */
+export const CurrentCaller = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): Caller => {
+    const request = context.switchToHttp().getRequest<Request>();
+    if (!request.principal) throw new Error('CurrentCaller used on a route without authentication');
+    const requestId = typeof request.id === 'string' ? request.id : '';
+    return { principal: request.principal, requestId };
   },
 );

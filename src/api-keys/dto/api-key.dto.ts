@@ -55,7 +55,3 @@ export function toApiKeyDto(key: ApiKey): ApiKeyDto {
   if (key.updatedAt !== undefined) dto.updatedAt = key.updatedAt;
   return dto;
 }
-
-export function toCreatedApiKeyDto(key: ApiKey, token: string): CreatedApiKeyDto {
-  return { ...toApiKeyDto(key), token };
-}
