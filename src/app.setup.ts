@@ -1,10 +1,33 @@
 import type { INestApplication } from '@nestjs/common';
+import type { RequestHandler } from 'express';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { deferredJsonBodyParser } from './common/json-body';
 import { setupSwagger } from './swagger';
+
+/**
+ * helmet's defaults on every response, with two allowances for Swagger UI's implicit flow:
+ * no upgrade-insecure-requests (the service is often reached over plain http on localhost or
+ * behind a TLS proxy), and an opener policy that lets the identity provider's popup hand the
+ * token back to /docs through oauth2-redirect.html (which therefore sends no COOP header).
+ */
+function securityHeaders(): RequestHandler {
+  const headers = helmet({
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    crossOriginOpenerPolicy: { policy: 'same-origin-allow-popups' },
+  });
+  return (request, response, next) => {
+    headers(request, response, (error?: unknown) => {
+      if (request.path === '/docs/oauth2-redirect.html') {
+        response.removeHeader('Cross-Origin-Opener-Policy');
+      }
+      next(error);
+    });
+  };
+}
 
 /** The application as main.ts serves it and the e2e specs test it. */
 export async function createApp(): Promise<INestApplication> {
@@ -16,6 +39,7 @@ export async function createApp(): Promise<INestApplication> {
   app.disable('x-powered-by');
   // Entity tags are ours: strong, per key, on the routes that honour If-Match.
   app.set('etag', false);
+  app.use(securityHeaders());
   app.use(deferredJsonBodyParser());
   app.enableShutdownHooks();
   setupSwagger(app);

@@ -15,6 +15,7 @@ describe('Swagger UI in a real browser', () => {
   let browser: Browser;
   let page: Page;
   const admin = handKey('browser-admin', ['*']);
+  const violations: string[] = [];
 
   beforeAll(async () => {
     tenants = await TenantsFixture.create();
@@ -38,6 +39,9 @@ describe('Swagger UI in a real browser', () => {
       ],
     });
     page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
+    });
     page.setDefaultTimeout(15_000);
   });
 
@@ -82,6 +86,13 @@ describe('Swagger UI in a real browser', () => {
     const live = list.locator('.live-responses-table');
     await live.locator('.response-col_status', { hasText: '200' }).waitFor();
     await expectText(live, 'browser-admin');
+    expect(violations).toEqual([]);
+  });
+
+  it('loads the OAuth2 redirect page without a content-security-policy violation', async () => {
+    await page.goto(`${server.url}/docs/oauth2-redirect.html`);
+    await page.waitForLoadState('load');
+    expect(violations).toEqual([]);
   });
 });
 
