@@ -2,10 +2,12 @@ import type { INestApplication } from '@nestjs/common';
 import type { RequestHandler } from 'express';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { ConfigType } from '@nestjs/config';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { deferredJsonBodyParser } from './common/json-body';
+import { appConfig } from './config/app.config';
 import { setupSwagger } from './swagger';
 
 /**
@@ -39,6 +41,7 @@ export async function createApp(): Promise<INestApplication> {
   app.disable('x-powered-by');
   // Entity tags are ours: strong, per key, on the routes that honour If-Match.
   app.set('etag', false);
+  app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
   app.use(securityHeaders());
   app.use(deferredJsonBodyParser());
   app.enableShutdownHooks();

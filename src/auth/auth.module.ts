@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ApiKeyStrategy } from './api-key.strategy';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import { AuthenticationGuard } from './authentication.guard';
 import { CREDENTIAL_STRATEGIES, type CredentialStrategy } from './credential-strategy';
 import { JwtStrategy } from './jwt.strategy';
@@ -16,6 +17,7 @@ import { ScopesGuard } from './scopes.guard';
   providers: [
     ApiKeyStrategy,
     JwtStrategy,
+    AuthFailureLimiter,
     {
       provide: CREDENTIAL_STRATEGIES,
       useFactory: (jwt: JwtStrategy, apiKeys: ApiKeyStrategy): CredentialStrategy[] => [

@@ -8,7 +8,8 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { AuthenticationRequiredException } from '../common/http-problems';
+import { AuthenticationRequiredException, TooManyFailuresException } from '../common/http-problems';
+import { AuthFailureLimiter } from './auth-failure-limiter';
 import {
   CREDENTIAL_STRATEGIES,
   type CredentialStrategy,
@@ -26,6 +27,7 @@ export class AuthenticationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(CREDENTIAL_STRATEGIES) private readonly strategies: readonly CredentialStrategy[],
+    private readonly failures: AuthFailureLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -33,6 +35,10 @@ export class AuthenticationGuard implements CanActivate {
       return true;
     }
     const request = context.switchToHttp().getRequest<Request>();
+    // The address Express derives, honouring X-Forwarded-For only as TRUST_PROXY allows.
+    const client = request.ip ?? 'unknown';
+    const retryAfter = this.failures.retryAfter(client);
+    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
     const offered = this.strategies.filter((strategy) => strategy.presentIn(request));
     if (offered.length > 1) {
       throw new BadRequestException(
@@ -49,6 +55,7 @@ export class AuthenticationGuard implements CanActivate {
       request.principal = await offered[0].authenticate(request, tenantId);
     } catch (error) {
       if (!(error instanceof InvalidCredentialsError)) throw error;
+      this.failures.recordFailure(client);
       throw this.unauthorized(error.message, offered[0], error.challenge);
     }
     if (tenantId && !mayAdminister(request.principal, tenantId)) {

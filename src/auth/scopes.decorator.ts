@@ -5,6 +5,7 @@ import {
   ApiForbiddenResponse,
   ApiOAuth2,
   ApiSecurity,
+  ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
@@ -35,6 +36,10 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
     }),
     ApiUnauthorizedResponse({
       description: 'No credentials, or credentials that are not valid for this tenant.',
+      type: ProblemDto,
+    }),
+    ApiTooManyRequestsResponse({
+      description: 'Too many failed authentications from this address; see Retry-After.',
       type: ProblemDto,
     }),
     ApiForbiddenResponse({

@@ -1,4 +1,9 @@
-import { ForbiddenException, HttpException, UnauthorizedException } from '@nestjs/common';
+import {
+  ForbiddenException,
+  HttpException,
+  HttpStatus,
+  UnauthorizedException,
+} from '@nestjs/common';
 
 /** An HTTP exception that carries response headers; ProblemDetailsFilter sends them. */
 export interface WithHeaders {
@@ -31,5 +36,18 @@ export class InsufficientScopeException extends ForbiddenException implements Wi
     this.headers = toBearer
       ? { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${missing.join(' ')}"` }
       : {};
+  }
+}
+
+/** 429 for a client address past its failed-authentication limit. */
+export class TooManyFailuresException extends HttpException implements WithHeaders {
+  readonly headers: Record<string, string>;
+
+  constructor(retryAfterSeconds: number) {
+    super(
+      `too many failed authentications from this address; retry in ${retryAfterSeconds} s`,
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+    this.headers = { 'Retry-After': String(retryAfterSeconds) };
   }
 }

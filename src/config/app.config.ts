@@ -1,6 +1,19 @@
 import { registerAs } from '@nestjs/config';
 import { Environment } from './environment';
 
+/**
+ * Express's `trust proxy`: unset or false trusts no proxy (the socket's address is the
+ * client's); true trusts every hop; a number trusts that many hops; anything else is a comma
+ * list of addresses or subnets (`loopback`, `10.0.0.0/8`, ...).
+ */
+function trustProxy(env: Environment): boolean | number | string {
+  const raw = env.optional('TRUST_PROXY');
+  if (raw === undefined) return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  if (/^(true|false|yes|no|on|off)$/i.test(raw)) return env.boolean('TRUST_PROXY');
+  return raw;
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Where the service listens, where the tenants live, and how it logs. */
@@ -13,5 +26,6 @@ export const appConfig = registerAs('app', () => {
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     /** Parsed tenants kept in memory; the least recently used are dropped beyond this. */
     tenantCacheSize: env.integer('TENANT_CACHE_SIZE', 1000, 1, 1_000_000),
+    trustProxy: trustProxy(env),
   };
 });

@@ -55,5 +55,8 @@ export const authConfig = registerAs('auth', () => {
     tenantClaim: env.string('AUTH_TENANT_CLAIM', 'tenant'),
     oauth2AuthorizationUrl: env.url('OAUTH2_AUTHORIZATION_URL'),
     swaggerClientId: env.optional('SWAGGER_OAUTH2_CLIENT_ID'),
+    /** Failed authentications per client address per window before 429. */
+    failureLimit: env.integer('AUTH_FAILURE_LIMIT', 30, 1, 1_000_000),
+    failureWindowSeconds: env.integer('AUTH_FAILURE_WINDOW', 60, 1, 86_400),
   };
 });

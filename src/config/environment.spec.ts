@@ -30,8 +30,14 @@ describe('configuration', () => {
       tenantsDir: dir,
       logLevel: 'info',
       tenantCacheSize: 1000,
+      trustProxy: false,
     });
-    expect(authConfig()).toMatchObject({ algorithms: ['RS256'], tenantClaim: 'tenant' });
+    expect(authConfig()).toMatchObject({
+      algorithms: ['RS256'],
+      tenantClaim: 'tenant',
+      failureLimit: 30,
+      failureWindowSeconds: 60,
+    });
   });
 
   it.each([
@@ -61,9 +67,21 @@ describe('configuration', () => {
     [{ AUTH_JWKS_URI: 'file:///etc/passwd' }, /^AUTH_JWKS_URI/],
     [{ OAUTH2_AUTHORIZATION_URL: 'nope' }, /^OAUTH2_AUTHORIZATION_URL/],
     [{ AUTH_JWT_PUBLIC_KEY: 'abc' }, /^AUTH_JWT_PUBLIC_KEY/],
+    [{ AUTH_FAILURE_LIMIT: '0' }, /^AUTH_FAILURE_LIMIT/],
+    [{ AUTH_FAILURE_WINDOW: 'soon' }, /^AUTH_FAILURE_WINDOW/],
   ])('refuses auth setting %j', (env, message) => {
     process.env = { ...env };
     expect(failure(() => authConfig())).toMatch(message);
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['loopback, 10.0.0.0/8', 'loopback, 10.0.0.0/8'],
+  ])('reads TRUST_PROXY=%s as %j', (value, expected) => {
+    process.env = { TENANTS_DIR: tmpdir(), TRUST_PROXY: value };
+    expect(appConfig().trustProxy).toEqual(expected);
   });
 
   it('treats blank values as unset', () => {
