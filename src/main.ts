@@ -6,6 +6,9 @@ import { appConfig } from './config/app.config';
 import { assertValidConfiguration } from './config/config.module';
 import { ConfigError } from './config/environment';
 
+/** A write waits at most 6 s for a lock and takes well under a second: 15 s is plenty. */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
 async function bootstrap(): Promise<void> {
   try {
     assertValidConfiguration();
@@ -15,6 +18,16 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const app = await createApp();
+  // Nest's shutdown hooks stop accepting, let requests and writes in flight finish, then
+  // re-raise the signal; this bounds how long that may take.
+  process.once('SIGTERM', () => {
+    setTimeout(() => {
+      process.stderr.write(
+        `tenant-api-keys: shutdown took over ${SHUTDOWN_TIMEOUT_MS} ms; exiting\n`,
+      );
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+  });
   const { host, port, tenantsDir } = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   await app.listen(port, host);
   new Logger('Bootstrap').log(`serving ${tenantsDir} on ${await app.getUrl()}`);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
 import { type BigIntStats, statSync } from 'node:fs';
@@ -56,10 +56,11 @@ function signatureOf(stats: BigIntStats): string {
  * (temp file, fsync, rename, directory fsync) before any of its callers is answered.
  */
 @Injectable()
-export class YamlApiKeysRepository extends ApiKeysRepository {
+export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeApplicationShutdown {
   private readonly root: string;
   private readonly cache: LruCache<string, CachedTenant>;
   private readonly queues = new Map<string, PendingChange[]>();
+  private readonly draining = new Set<Promise<void>>();
   private readonly loading = new Map<string, { signature: string; keys: Promise<TenantKeys> }>();
   private readonly logger = new Logger(YamlApiKeysRepository.name);
 
@@ -84,6 +85,11 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
     return (await this.read(tenantId)).findByHash(hash);
   }
 
+  /** On shutdown, lets every queued change reach the disk (and its caller) before the process ends. */
+  async beforeApplicationShutdown(): Promise<void> {
+    while (this.draining.size > 0) await Promise.allSettled([...this.draining]);
+  }
+
   change<T>(tenantId: string, apply: (keys: ApiKeyChanges) => T): Promise<T> {
     if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
     return new Promise<T>((resolve, reject) => {
@@ -95,7 +101,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository {
       }
       const fresh = [change];
       this.queues.set(tenantId, fresh);
-      void this.drain(tenantId, fresh);
+      const draining = this.drain(tenantId, fresh).finally(() => this.draining.delete(draining));
+      this.draining.add(draining);
     });
   }
 
