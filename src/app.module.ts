@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { JsonBodyInterceptor } from './common/json-body';
 import { LoggingModule } from './common/logging.module';
@@ -10,7 +11,7 @@ import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
 
 @Module({
-  imports: [AppConfigModule, LoggingModule, ApiKeysModule, AuthModule, HealthModule],
+  imports: [AppConfigModule, LoggingModule, ApiKeysModule, AuditModule, AuthModule, HealthModule],
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { ApiKeysService } from './api-keys/api-keys.service';
+import { AuditModule } from './audit/audit.module';
+import { AuditService } from './audit/audit.service';
 import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
 import { OPERATOR } from './auth/principal';
 import { AppConfigModule } from './config/config.module';
@@ -17,11 +19,12 @@ const USAGE = `usage: npm run keys -- <command>
                          creates a key and prints its token, once
   list <tenant>          lists the tenant's keys
   delete <tenant> <name> deletes a key
+  audit verify <tenant>  checks the audit trail's hash chain (exit 1 if broken)
 
 The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
 
 /** The CLI needs the keys and the configuration, not the HTTP server. */
-@Module({ imports: [AppConfigModule, ApiKeysModule] })
+@Module({ imports: [AppConfigModule, ApiKeysModule, AuditModule] })
 class CliModule {}
 
 class UsageError extends Error {}
@@ -88,6 +91,21 @@ async function run(argv: string[]): Promise<void> {
         await service.delete(args[0], args[1], OPERATOR_CALLER);
         process.stdout.write(`deleted API key "${args[1]}" from tenant "${args[0]}"\n`);
         break;
+      case 'audit': {
+        if (args[0] !== 'verify' || !args[1]) throw new UsageError('audit needs: verify <tenant>');
+        const verdict = await app.get(AuditService).verify(args[1]);
+        if (verdict.intact) {
+          process.stdout.write(
+            `audit log of "${args[1]}": ${verdict.entries} entries, chain intact\n`,
+          );
+        } else {
+          process.stdout.write(
+            `audit log of "${args[1]}" is BROKEN at line ${verdict.line}: ${verdict.problem}\n`,
+          );
+          process.exitCode = 1;
+        }
+        break;
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }

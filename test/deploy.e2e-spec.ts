@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
+import { SCOPE_DESCRIPTIONS } from '../src/auth/scopes';
 
 const ROOT = join(__dirname, '..');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -55,8 +56,7 @@ describe('deployment files', () => {
       `http://localhost:${published}/docs/oauth2-redirect.html`,
     );
 
-    const scopes = ['tenant.apiKey:read', 'tenant.apiKey:write'];
-    for (const scope of scopes) {
+    for (const scope of Object.keys(SCOPE_DESCRIPTIONS)) {
       const defined = realm.clientScopes.find((s: any) => s.name === scope);
       expect(defined.attributes['include.in.token.scope']).toBe('true');
       expect([...client.defaultClientScopes, ...client.optionalClientScopes]).toContain(scope);

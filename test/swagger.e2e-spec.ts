@@ -39,6 +39,7 @@ describe('Swagger docs (e2e)', () => {
       scopes: {
         'tenant.apiKey:read': expect.any(String),
         'tenant.apiKey:write': expect.any(String),
+        'tenant.audit:read': expect.any(String),
       },
     });
     expect(schemes['api-key']).toEqual({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
@@ -94,6 +95,14 @@ describe('Swagger docs (e2e)', () => {
       const keyName = op.parameters.find((p: any) => p.name === 'keyName');
       expect(keyName.schema.pattern).toBe('^[A-Za-z0-9._-]{1,128}$');
     }
+  });
+
+  it('documents the audit log under tenant.audit:read with its paging parameters', () => {
+    const op = doc.paths['/api/{tenantId}/admin/auditLog'].get;
+    expect(op.description).toContain('Requires tenant.audit:read scope.');
+    expect(op.security).toEqual(expect.arrayContaining([{ oauth2: ['tenant.audit:read'] }]));
+    expect(op.parameters.map((p: any) => p.name).sort()).toEqual(['before', 'limit', 'tenantId']);
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '401', '403', '404']));
   });
 
   it('describes the body errors on create, not only the credential clash', () => {

@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../audit/audit-entry';
 import type { ApiKey } from './api-key';
 
 /** The keys of one tenant as a change sees them; what it does is applied only if it returns. */
@@ -7,6 +8,8 @@ export interface ApiKeyChanges {
   put(key: ApiKey): void;
   /** Removes the key; false when there was none of that name. */
   delete(name: string): boolean;
+  /** Adds a line to the tenant's audit trail, written with the change or not at all. */
+  record(event: AuditEvent): void;
 }
 
 /**
@@ -25,8 +28,9 @@ export abstract class ApiKeysRepository {
 
   /**
    * Runs `change` against the tenant's current keys and stores the result durably before
-   * resolving with what `change` returned. If `change` throws, nothing it did is kept and
-   * the promise rejects with its error. Changes to one tenant never interleave.
+   * resolving with what `change` returned, its audit events appended and synced as well. If
+   * `change` throws, nothing it did is kept and the promise rejects with its error. Changes to
+   * one tenant never interleave.
    */
   abstract change<T>(tenantId: string, change: (keys: ApiKeyChanges) => T): Promise<T>;
 }

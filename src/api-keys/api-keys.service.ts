@@ -5,6 +5,7 @@ import {
   NotFoundException,
   PreconditionFailedException,
 } from '@nestjs/common';
+import type { AuditEvent } from '../audit/audit-entry';
 import type { Caller, Principal } from '../auth/principal';
 import { uncovered } from '../auth/scope-matching';
 import {
@@ -71,6 +72,7 @@ export class ApiKeysService {
         throw new ConflictException(`an API key named "${key.name}" already exists`);
       }
       keys.put(key);
+      keys.record(auditEvent(caller, 'create', undefined, key));
     });
     return { key, token };
   }
@@ -96,6 +98,7 @@ export class ApiKeysService {
         updatedAt: new Date().toISOString(),
       };
       keys.put(updated);
+      keys.record(auditEvent(caller, 'update', current, updated));
       return updated;
     });
   }
@@ -103,8 +106,9 @@ export class ApiKeysService {
   /** Deletes the key; with `ifMatch`, only if it still matches. */
   async delete(tenantId: string, name: string, caller: Caller, ifMatch?: IfMatch): Promise<void> {
     await this.repository.change(tenantId, (keys) => {
-      currentKey(keys, tenantId, name, ifMatch);
+      const current = currentKey(keys, tenantId, name, ifMatch);
       keys.delete(name);
+      keys.record(auditEvent(caller, 'delete', current, undefined));
     });
   }
 }
@@ -124,6 +128,28 @@ function currentKey(
     );
   }
   return current;
+}
+
+/** What the audit trail says of a change: who, what, and each public field that changed. */
+function auditEvent(
+  caller: Caller,
+  action: AuditEvent['action'],
+  before: ApiKey | undefined,
+  after: ApiKey | undefined,
+): AuditEvent {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of ['enabled', 'permissions'] as const) {
+    const from = before?.[field] ?? null;
+    const to = after?.[field] ?? null;
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };
+  }
+  return {
+    requestId: caller.requestId,
+    actor: `${caller.principal.method}:${caller.principal.subject}`,
+    action,
+    key: (after ?? before)?.name ?? '',
+    changes,
+  };
 }
 
 /** The grant rule: a caller may only give a key permissions its own scopes cover. */

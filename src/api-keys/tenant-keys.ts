@@ -1,3 +1,4 @@
+import type { AuditEvent } from '../audit/audit-entry';
 import type { ApiKey } from './api-key';
 import type { ApiKeyChanges } from './api-keys.repository';
 import { type SecurityDocument, type StoredEntry, toStoredEntry } from './security-file';
@@ -70,6 +71,8 @@ export class TenantKeys {
 export class TenantKeysDraft implements ApiKeyChanges {
   private readonly kept = new Map<string, StoredEntry | null>();
   private readonly staged = new Map<string, StoredEntry | null>();
+  private readonly keptEvents: AuditEvent[] = [];
+  private stagedEvents: AuditEvent[] = [];
 
   constructor(private readonly base: TenantKeys) {}
 
@@ -99,13 +102,24 @@ export class TenantKeysDraft implements ApiKeyChanges {
     return true;
   }
 
+  record(event: AuditEvent): void {
+    this.stagedEvents.push(event);
+  }
+
+  /** The audit events of the kept changes, in order. */
+  get events(): readonly AuditEvent[] {
+    return this.keptEvents;
+  }
+
   keep(): void {
     for (const [name, entry] of this.staged) this.kept.set(name, entry);
-    this.staged.clear();
+    this.keptEvents.push(...this.stagedEvents);
+    this.discard();
   }
 
   discard(): void {
     this.staged.clear();
+    this.stagedEvents = [];
   }
 
   /** The result: the base document's other sections, and the kept entries in order. */

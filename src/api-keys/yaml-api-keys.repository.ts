@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { type BigIntStats, statSync } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appendAuditEvents } from '../audit/audit-log';
 import { appConfig } from '../config/app.config';
 import { LruCache } from '../common/lru-cache';
 import { type ApiKey, isTenantId } from './api-key';
@@ -138,7 +139,11 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
               outcomes.push(() => change.reject(error));
             }
           }
-          if (draft.hasChanges) await this.write(tenantId, draft.toTenantKeys());
+          if (!draft.hasChanges) return;
+          await this.write(tenantId, draft.toTenantKeys());
+          await appendAuditEvents(dir, draft.events).catch((error: unknown) => {
+            throw new TenantStorageError(tenantId, errorCode(error));
+          });
         },
         (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
       );
