@@ -6,6 +6,7 @@ import { AuthModule } from './auth/auth.module';
 import { JsonBodyInterceptor } from './common/json-body';
 import { LoggingModule } from './common/logging.module';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { ShutdownGate } from './common/shutdown-gate';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
@@ -13,6 +14,7 @@ import { HealthModule } from './health/health.module';
 @Module({
   imports: [AppConfigModule, LoggingModule, ApiKeysModule, AuditModule, AuthModule, HealthModule],
   providers: [
+    ShutdownGate,
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
     { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
     { provide: APP_PIPE, useFactory: createValidationPipe },

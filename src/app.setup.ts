@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { deferredJsonBodyParser } from './common/json-body';
+import { ShutdownGate } from './common/shutdown-gate';
 import { appConfig } from './config/app.config';
 import { setupSwagger } from './swagger';
 
@@ -43,6 +44,7 @@ export async function createApp(): Promise<INestApplication> {
   app.set('etag', false);
   app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
   app.use(securityHeaders());
+  app.use(app.get(ShutdownGate).middleware());
   app.use(deferredJsonBodyParser());
   app.enableShutdownHooks();
   setupSwagger(app);
