@@ -6,6 +6,7 @@ import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appendAuditEvents } from '../audit/audit-log';
 import { appConfig } from '../config/app.config';
+import { syncDirectory, writeAndSync } from '../common/durable-file';
 import { LruCache } from '../common/lru-cache';
 import { type ApiKey, isTenantId } from './api-key';
 import { TenantFileInvalidError, TenantNotFoundError, TenantStorageError } from './api-keys.errors';
@@ -261,13 +262,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     const text = renderSecurityFile(keys.document);
     try {
       await this.removeOrphanedTempFiles(dir);
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await writeAndSync(temp, 'wx', text);
       await rename(temp, file);
       await syncDirectory(dir);
       this.cache.set(tenantId, {
@@ -286,15 +281,5 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   private async removeOrphanedTempFiles(dir: string): Promise<void> {
     const orphans = (await readdir(dir)).filter((name) => TEMP_FILE.test(name));
     await Promise.all(orphans.map((name) => rm(join(dir, name), { force: true })));
-  }
-}
-
-/** Makes a rename in `dir` durable. */
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { syncDirectory, writeAndSync } from '../common/durable-file';
 import { AUDIT_FILE, type AuditEntry, type AuditEvent, GENESIS_HASH } from './audit-entry';
 
 /** The last line's text is always within this many bytes of the end (a line is at most ~20 kB). */
@@ -33,9 +34,13 @@ async function readTail(file: string): Promise<{ text: string; whole: boolean } 
 }
 
 /** What the next line links to: the last line's hash and sequence number. */
-async function chainEnd(file: string): Promise<{ prev: string; seq: number; newline: boolean }> {
+async function chainEnd(
+  file: string,
+): Promise<{ prev: string; seq: number; newline: boolean; exists: boolean }> {
   const tail = await readTail(file);
-  if (!tail || tail.text === '') return { prev: GENESIS_HASH, seq: 0, newline: true };
+  if (!tail || tail.text === '') {
+    return { prev: GENESIS_HASH, seq: 0, newline: true, exists: tail !== undefined };
+  }
   const pieces = tail.text.split('\n');
   let lines = (tail.whole ? pieces : pieces.slice(1)).filter(Boolean);
   if (lines.length === 0) lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
@@ -47,7 +52,7 @@ async function chainEnd(file: string): Promise<{ prev: string; seq: number; newl
     // A torn or edited last line: keep counting by lines; `audit verify` reports it.
     seq = (await readFile(file, 'utf8')).split('\n').filter(Boolean).length;
   }
-  return { prev: lineHash(last), seq, newline: tail.text.endsWith('\n') };
+  return { prev: lineHash(last), seq, newline: tail.text.endsWith('\n'), exists: true };
 }
 
 /**
@@ -67,13 +72,8 @@ export async function appendAuditEvents(dir: string, events: readonly AuditEvent
     text += `${line}\n`;
     prev = lineHash(line);
   }
-  const handle = await open(file, 'a', 0o600);
-  try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeAndSync(file, 'a', text);
+  if (!end.exists) await syncDirectory(dir); // the new file's name must be durable too
 }
 
 /** The entries of an audit.log text, oldest first; lines that do not parse are skipped. */
