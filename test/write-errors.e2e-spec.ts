@@ -1,4 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
+import { execFile } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { startApp } from './support/app';
@@ -51,4 +54,40 @@ describe('write errors (e2e, a read-only tenant folder)', () => {
     expect(del.status).toBeGreaterThanOrEqual(500);
     await request(app.getHttpServer()).get(BASE).set('X-API-Key', admin.token).expect(200);
   });
+});
+
+describe('write errors (e2e, a full disk)', () => {
+  // Only root can mount a tiny tmpfs; CI and these machines run as root.
+  const asRoot = process.getuid?.() === 0 ? it : it.skip;
+  const run = promisify(execFile);
+
+  asRoot(
+    'answers 507 to a create on a full disk, returns no token, and keeps the file',
+    async () => {
+      const tenants = await TenantsFixture.create();
+      const admin = handKey('admin', ['*']);
+      await tenants.addTenant('acme');
+      const dir = tenants.file('acme', '');
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir]);
+      const app = await startApp({ TENANTS_DIR: tenants.root });
+      try {
+        // A section that fills most of the disk: the rewrite (a second copy) cannot fit.
+        const filler = `filler: "${'x'.repeat(9000)}"\n`;
+        await writeFile(tenants.file('acme'), `${filler}apiKeys:\n${admin.yaml}`);
+        const before = await tenants.read('acme');
+        const res = await request(app.getHttpServer())
+          .post('/api/acme/admin/apiKeys')
+          .set('X-API-Key', admin.token)
+          .send({ name: 'x' });
+        expect(res.status).toBe(507);
+        expect(res.body.detail).toMatch(/ENOSPC/);
+        expect(res.text).not.toMatch(/tak_/);
+        expect(await tenants.read('acme')).toBe(before);
+      } finally {
+        await app.close();
+        await run('umount', [dir]);
+        await tenants.remove();
+      }
+    },
+  );
 });
