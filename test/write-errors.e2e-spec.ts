@@ -83,6 +83,7 @@ describe('write errors (e2e, a full disk)', () => {
         expect(res.body.detail).toMatch(/ENOSPC/);
         expect(res.text).not.toMatch(/tak_/);
         expect(await tenants.read('acme')).toBe(before);
+        expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
       } finally {
         await app.close();
         await run('umount', [dir]);
