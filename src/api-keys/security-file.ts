@@ -204,8 +204,9 @@ function renderSections(sections: Readonly<Mapping>): readonly [string, string] 
 
 /**
  * The YAML text of a security.yml: the other sections as they were, `apiKeys` in its place.
- * The same text as one js-yaml dump of the whole document, but each entry and the other
- * sections are rendered once and reused, so a rewrite costs what changed, not the whole file.
+ * The same text as one js-yaml dump of the whole document (except that data shared between
+ * entries through YAML aliases is written out in each), but each entry and the other sections
+ * are rendered once and reused, so a rewrite costs what changed, not the whole file.
  */
 export function renderSecurityFile(document: SecurityDocument): string {
   const [before, after] = renderSections(document.sections);
