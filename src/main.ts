@@ -33,4 +33,10 @@ async function bootstrap(): Promise<void> {
   new Logger('Bootstrap').log(`serving ${tenantsDir} on ${await app.getUrl()}`);
 }
 
-void bootstrap();
+bootstrap().catch((error: unknown) => {
+  // e.g. EADDRINUSE: one line, no stack, like a configuration error.
+  process.stderr.write(
+    `tenant-api-keys: could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
+});

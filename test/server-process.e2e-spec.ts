@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { handKey, sha256, TenantsFixture } from './support/tenants';
 import { runServerToExit, ServerProcess } from './support/server-process';
 
@@ -22,6 +24,21 @@ describe('the built server (e2e)', () => {
     const lines = output.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(variable);
+  });
+
+  it('stops with one line when the port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      const { code, output } = await runServerToExit({ TENANTS_DIR: tenants.root, PORT: port });
+      expect(code).toBe(1);
+      const lines = output.trim().split('\n');
+      expect(lines.at(-1)).toMatch(/^tenant-api-keys: could not start: .*EADDRINUSE/);
+      expect(output).not.toMatch(/\n\s+at /); // no stack
+    } finally {
+      taken.close();
+    }
   });
 
   it('logs structured lines with request ids and never a token, hash or credential header', async () => {
