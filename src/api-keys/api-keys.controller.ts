@@ -22,6 +22,7 @@ import {
   ApiOperation,
   ApiParam,
   ApiPreconditionFailedResponse,
+  ApiResponse,
   ApiPayloadTooLargeResponse,
   ApiTags,
   ApiUnsupportedMediaTypeResponse,
@@ -69,6 +70,11 @@ const IF_MATCH = {
   description: 'Apply only if the key still has this ETag (or any version, with *).',
 } as const;
 const STALE = problem('The key changed since the ETag given in If-Match.');
+const DISK_FULL = {
+  status: 507,
+  description: 'The disk is full: nothing was changed and no token was issued.',
+  type: ProblemDto,
+} as const;
 
 /** Sends the key's strong ETag and returns its public form. */
 function tagged(response: Response, key: ApiKey): ApiKeyDto {
@@ -109,6 +115,7 @@ export class ApiKeysController {
   @ApiBadRequestResponse(INVALID_BODY)
   @ApiNotFoundResponse(TENANT_MISSING)
   @ApiConflictResponse(problem('An API key with this name already exists.'))
+  @ApiResponse(DISK_FULL)
   @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
   @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
   @Header('Cache-Control', 'no-store')
@@ -154,6 +161,7 @@ export class ApiKeysController {
   @ApiBadRequestResponse(INVALID_BODY)
   @ApiNotFoundResponse(KEY_MISSING)
   @ApiPreconditionFailedResponse(STALE)
+  @ApiResponse(DISK_FULL)
   @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
   @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
   async update(
@@ -180,6 +188,7 @@ export class ApiKeysController {
   @ApiNoContentResponse({ description: 'API key deleted.' })
   @ApiNotFoundResponse(KEY_MISSING)
   @ApiPreconditionFailedResponse(STALE)
+  @ApiResponse(DISK_FULL)
   async delete(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,

@@ -5,6 +5,7 @@ import {
   ApiForbiddenResponse,
   ApiOAuth2,
   ApiSecurity,
+  ApiServiceUnavailableResponse,
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
@@ -40,6 +41,11 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
     }),
     ApiTooManyRequestsResponse({
       description: 'Too many failed authentications from this address; see Retry-After.',
+      type: ProblemDto,
+    }),
+    ApiServiceUnavailableResponse({
+      description:
+        'Shutting down, or another process held the tenant lock too long; see Retry-After.',
       type: ProblemDto,
     }),
     ApiForbiddenResponse({
