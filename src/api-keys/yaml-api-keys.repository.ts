@@ -9,6 +9,7 @@ import { appConfig } from '../config/app.config';
 import { syncDirectory, writeAndSync } from '../common/durable-file';
 import { LruCache } from '../common/lru-cache';
 import { type ApiKey, isTenantId } from './api-key';
+import { existingTenantDir, tenantPath } from './tenant-directory';
 import { TenantFileInvalidError, TenantNotFoundError, TenantStorageError } from './api-keys.errors';
 import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
 import {
@@ -24,6 +25,7 @@ import { withTenantLock } from './tenant-lock';
 export const SECURITY_FILE = 'security.yml';
 /** Temp files are `.security.yml.<pid>.<random>.tmp`; only a crashed writer leaves one behind. */
 const TEMP_FILE = /^\.security\.yml\.\d+\.[0-9a-f]+\.tmp$/;
+const tempFileName = () => `.${SECURITY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
 
 /** What was last read of a tenant's file, valid while the file's identity stays the same. */
 interface CachedTenant {
@@ -122,9 +124,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
     const outcomes: Array<() => void> = [];
     try {
-      const dir = this.tenantDir(tenantId);
+      const dir = await existingTenantDir(this.root, tenantId); // no tenant: no lock folder either
       const file = join(dir, SECURITY_FILE);
-      await this.assertTenantExists(tenantId, dir); // no tenant folder: no lock folder either
       await withTenantLock(
         tenantId,
         file,
@@ -141,7 +142,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
             }
           }
           if (!draft.hasChanges) return;
-          await this.write(tenantId, draft.toTenantKeys());
+          await this.write(tenantId, dir, draft.toTenantKeys());
           await appendAuditEvents(dir, draft.events).catch((error: unknown) => {
             throw new TenantStorageError(tenantId, errorCode(error));
           });
@@ -155,15 +156,9 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     for (const settle of outcomes) settle();
   }
 
-  private tenantDir(tenantId: string): string {
-    // Only ever joined after the id matched its pattern: no separators, no leading dot.
-    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
-    return join(this.root, tenantId);
-  }
-
   /** The tenant's keys as the file holds them now. */
   private async read(tenantId: string): Promise<TenantKeys> {
-    const dir = this.tenantDir(tenantId);
+    const dir = tenantPath(this.root, tenantId);
     const file = join(dir, SECURITY_FILE);
     let stats: BigIntStats | undefined;
     try {
@@ -174,7 +169,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       const code = errorCode(error);
       if (code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code);
     }
-    if (!stats) return this.readWithoutFile(tenantId, dir);
+    if (!stats) return this.readWithoutFile(tenantId);
     const signature = signatureOf(stats);
     return this.fromCache(tenantId, signature) ?? this.loadOnce(tenantId, file, signature);
   }
@@ -186,19 +181,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     return cached.keys;
   }
 
-  /** Throws TenantNotFoundError unless the tenant folder exists. */
-  private async assertTenantExists(tenantId: string, dir: string): Promise<void> {
-    let isDirectory = false;
-    try {
-      isDirectory = (await stat(dir)).isDirectory();
-    } catch {
-      // Missing or unreadable: either way there is no such tenant.
-    }
-    if (!isDirectory) throw new TenantNotFoundError(tenantId);
-  }
-
-  private async readWithoutFile(tenantId: string, dir: string): Promise<TenantKeys> {
-    await this.assertTenantExists(tenantId, dir);
+  private async readWithoutFile(tenantId: string): Promise<TenantKeys> {
+    await existingTenantDir(this.root, tenantId);
     const keys = this.fromCache(tenantId, NO_FILE) ?? TenantKeys.of(EMPTY_SECURITY_DOCUMENT);
     this.cache.set(tenantId, { signature: NO_FILE, keys });
     return keys;
@@ -252,13 +236,9 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   }
 
   /** Replaces the file atomically and durably, then caches what was written without re-reading it. */
-  private async write(tenantId: string, keys: TenantKeys): Promise<void> {
-    const dir = this.tenantDir(tenantId);
+  private async write(tenantId: string, dir: string, keys: TenantKeys): Promise<void> {
     const file = join(dir, SECURITY_FILE);
-    const temp = join(
-      dir,
-      `.${SECURITY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-    );
+    const temp = join(dir, tempFileName());
     const text = renderSecurityFile(keys.document);
     try {
       await this.removeOrphanedTempFiles(dir);

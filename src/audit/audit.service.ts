@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isTenantId } from '../api-keys/api-key';
-import { TenantNotFoundError, TenantStorageError } from '../api-keys/api-keys.errors';
+import { TenantStorageError } from '../api-keys/api-keys.errors';
+import { existingTenantDir } from '../api-keys/tenant-directory';
 import { appConfig } from '../config/app.config';
 import { AUDIT_FILE, type AuditEntry } from './audit-entry';
 import { parseAuditLog, verifyAuditChain, type ChainVerdict } from './audit-log';
@@ -17,11 +17,7 @@ export class AuditService {
   ) {}
 
   private async text(tenantId: string): Promise<string> {
-    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
-    const dir = join(this.config.tenantsDir, tenantId);
-    if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
-      throw new TenantNotFoundError(tenantId);
-    }
+    const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
     try {
       return await readFile(join(dir, AUDIT_FILE), 'utf8');
     } catch (error) {
