@@ -14,7 +14,7 @@ import {
   TenantStorageError,
 } from '../api-keys/api-keys.errors';
 import { hasHeaders } from './http-problems';
-import type { ProblemDto } from './problem.dto';
+import type { FieldErrorDto, ProblemDto } from './problem.dto';
 import { ValidationProblemException } from './validation.pipe';
 
 function detailOf(exception: HttpException): string {
@@ -31,6 +31,24 @@ interface Classified {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+/** Writes an RFC 9457 problem: the one shape of every error this service sends. */
+export function sendProblem(
+  request: Request,
+  response: Response,
+  { status, detail, headers, errors }: Classified & { readonly errors?: FieldErrorDto[] },
+): void {
+  const problem: ProblemDto = {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+  };
+  if (typeof request.id === 'string') problem.instance = request.id;
+  if (errors) problem.errors = errors;
+  if (headers) response.set(headers);
+  response.status(status).type('application/problem+json').send(JSON.stringify(problem));
+}
+
 /**
  * The one place errors become responses: RFC 9457 `application/problem+json` for everything,
  * storage errors mapped to their status, and a 500 that never shows a stack, a file or a secret.
@@ -44,17 +62,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
     const { status, detail, headers } = this.classify(exception);
-    const problem: ProblemDto = {
-      type: 'about:blank',
-      title: STATUS_CODES[status] ?? 'Error',
-      status,
-      detail,
-    };
-    if (typeof request.id === 'string') problem.instance = request.id;
-    if (exception instanceof ValidationProblemException) problem.errors = exception.errors;
     if (response.headersSent) return;
-    if (headers) response.set(headers);
-    response.status(status).type('application/problem+json').send(JSON.stringify(problem));
+    const errors = exception instanceof ValidationProblemException ? exception.errors : undefined;
+    sendProblem(request, response, { status, detail, headers, errors });
   }
 
   private classify(exception: unknown): Classified {

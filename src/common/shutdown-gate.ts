@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { RequestHandler } from 'express';
+import { sendProblem } from './problem-details.filter';
 
 /**
  * Once shutdown begins, requests that have not started yet are refused with 503 and
@@ -16,23 +17,16 @@ export class ShutdownGate implements OnModuleDestroy {
   }
 
   middleware(): RequestHandler {
-    return (_request, response, next) => {
+    return (request, response, next) => {
       if (!this.closing) {
         next();
         return;
       }
-      response
-        .status(503)
-        .set({ Connection: 'close', 'Retry-After': '1' })
-        .type('application/problem+json')
-        .send(
-          JSON.stringify({
-            type: 'about:blank',
-            title: 'Service Unavailable',
-            status: 503,
-            detail: 'the service is shutting down; nothing was changed, retry shortly',
-          }),
-        );
+      sendProblem(request, response, {
+        status: 503,
+        detail: 'the service is shutting down; nothing was changed, retry shortly',
+        headers: { Connection: 'close', 'Retry-After': '1' },
+      });
     };
   }
 }
