@@ -85,8 +85,7 @@ describe('security.yml format', () => {
     expect(message).not.toContain('\n');
   });
 
-  it('refuses hostile YAML quickly', () => {
-    const started = Date.now();
+  it('keeps an alias bomb unexpanded, and refuses deep nesting and unknown tags', () => {
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
     for (let level = 1; level < 10; level++) {
       const prev = String.fromCharCode(96 + level);
@@ -94,11 +93,12 @@ describe('security.yml format', () => {
         `${String.fromCharCode(97 + level)}: &${String.fromCharCode(97 + level)} [${Array(9).fill(`*${prev}`).join(', ')}]`,
       );
     }
-    expect(() => parseSecurityFile(`${bomb.join('\n')}\napiKeys: []\n`)).not.toThrow();
+    const doc = parseSecurityFile(`${bomb.join('\n')}\napiKeys: []\n`);
+    // 9^9 strings if expanded; shared references render back as anchors and aliases.
+    expect(renderSecurityFile(doc).length).toBeLessThan(10_000);
     expect(problem(`x: ${'['.repeat(1000)}${']'.repeat(1000)}\n`)).toMatch(/maxDepth/);
     expect(problem('x: !!js/undefined ""\n')).toMatch(/unknown scalar tag/);
     expect(problem('x: !!binary aGVsbG8=\n')).toMatch(/unknown scalar tag/);
-    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('keeps __proto__ and constructor as ordinary data', () => {
