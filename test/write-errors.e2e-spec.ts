@@ -2,8 +2,10 @@ import type { INestApplication } from '@nestjs/common';
 import { execFile } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { lock } from 'proper-lockfile';
 import request from 'supertest';
 import type { App } from 'supertest/types';
+import { LOCK_STALE_MS } from '../src/api-keys/tenant-lock';
 import { startApp } from './support/app';
 import { makeReadOnly } from './support/read-only-dir';
 import { handKey, TenantsFixture } from './support/tenants';
@@ -91,4 +93,31 @@ describe('write errors (e2e, a full disk)', () => {
       }
     },
   );
+});
+
+describe('a tenant locked by another process (e2e)', () => {
+  it('answers 503 with Retry-After once the wait for the lock runs out, and changes nothing', async () => {
+    const tenants = await TenantsFixture.create();
+    const admin = handKey('admin', ['*']);
+    await tenants.addTenant('acme', `apiKeys:\n${admin.yaml}`);
+    const app = await startApp({ TENANTS_DIR: tenants.root });
+    // Another process's writer, alive and refreshing its lock throughout.
+    const release = await lock(tenants.file('acme'), { realpath: false, stale: LOCK_STALE_MS });
+    try {
+      const before = await tenants.read('acme');
+      const res = await request(app.getHttpServer())
+        .post('/api/acme/admin/apiKeys')
+        .set('X-API-Key', admin.token)
+        .send({ name: 'x' });
+      expect(res.status).toBe(503);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(res.text).not.toMatch(/tak_/);
+      expect(await tenants.read('acme')).toBe(before);
+    } finally {
+      await release();
+      await app.close();
+      await tenants.remove();
+    }
+  }, 20_000);
 });
