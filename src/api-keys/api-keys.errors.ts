@@ -1,3 +1,8 @@
+/** The errno code of a failed file-system call (`ENOENT`, `EACCES`...), `EIO` when it has none. */
+export function errnoCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
+}
+
 /**
  * Storage-level failures, independent of HTTP. ProblemDetailsFilter maps each to its status
  * in one place; the CLI prints their messages.
@@ -23,8 +28,10 @@ export class TenantStorageError extends Error {
   constructor(
     readonly tenantId: string,
     readonly code: string,
+    action: 'read' | 'update' | 'append to' = 'update',
+    file = 'security.yml',
   ) {
-    super(`could not update ${tenantId}/security.yml (${code})`);
+    super(`could not ${action} ${tenantId}/${file} (${code})`);
   }
 }
 

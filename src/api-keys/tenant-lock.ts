@@ -1,6 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lock } from 'proper-lockfile';
-import { TenantBusyError, TenantNotFoundError, TenantStorageError } from './api-keys.errors';
+import {
+  errnoCode,
+  TenantBusyError,
+  TenantNotFoundError,
+  TenantStorageError,
+} from './api-keys.errors';
 
 /** A holder that stops refreshing its lock for this long (it died) loses it to the next writer. */
 export const LOCK_STALE_MS = 4000;
@@ -34,7 +39,7 @@ export async function withTenantLock<T>(
         onCompromised,
       });
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      const code = errnoCode(error);
       if (code === 'ENOENT') throw new TenantNotFoundError(tenantId);
       if (code !== 'ELOCKED') throw new TenantStorageError(tenantId, code);
       if (Date.now() >= deadline) {

@@ -4,13 +4,19 @@ import { randomBytes } from 'node:crypto';
 import { type BigIntStats, statSync } from 'node:fs';
 import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AUDIT_FILE } from '../audit/audit-entry';
 import { appendAuditEvents } from '../audit/audit-log';
 import { appConfig } from '../config/app.config';
 import { syncDirectory, writeAndSync } from '../common/durable-file';
 import { LruCache } from '../common/lru-cache';
 import { type ApiKey, isTenantId } from './api-key';
 import { existingTenantDir, tenantPath } from './tenant-directory';
-import { TenantFileInvalidError, TenantNotFoundError, TenantStorageError } from './api-keys.errors';
+import {
+  errnoCode,
+  TenantFileInvalidError,
+  TenantNotFoundError,
+  TenantStorageError,
+} from './api-keys.errors';
 import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
 import {
   EMPTY_SECURITY_DOCUMENT,
@@ -41,10 +47,6 @@ interface PendingChange {
 }
 
 const NO_FILE = 'absent';
-
-function errorCode(error: unknown): string {
-  return (error as NodeJS.ErrnoException | undefined)?.code ?? 'EIO';
-}
 
 /** Inode, size, and nanosecond change and modification times: any write or rename changes it. */
 function signatureOf(stats: BigIntStats): string {
@@ -144,7 +146,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
           if (!draft.hasChanges) return;
           await this.write(tenantId, dir, draft.toTenantKeys());
           await appendAuditEvents(dir, draft.events).catch((error: unknown) => {
-            throw new TenantStorageError(tenantId, errorCode(error));
+            throw new TenantStorageError(tenantId, errnoCode(error), 'append to', AUDIT_FILE);
           });
         },
         (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
@@ -166,8 +168,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       // microseconds, cheaper in place than a round trip through libuv's thread pool.
       stats = statSync(file, { bigint: true, throwIfNoEntry: false });
     } catch (error) {
-      const code = errorCode(error);
-      if (code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code);
+      const code = errnoCode(error);
+      if (code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code, 'read');
     }
     if (!stats) return this.readWithoutFile(tenantId);
     const signature = signatureOf(stats);
@@ -215,9 +217,9 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
         await handle.close();
       }
     } catch (error) {
-      const code = errorCode(error);
+      const code = errnoCode(error);
       if (code === 'ENOENT') return this.read(tenantId); // replaced between stat and open
-      throw new TenantStorageError(tenantId, code);
+      throw new TenantStorageError(tenantId, code, 'read');
     }
     let entry: CachedTenant;
     try {
@@ -251,7 +253,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       });
     } catch (error) {
       await rm(temp, { force: true }).catch(() => undefined);
-      const code = errorCode(error);
+      const code = errnoCode(error);
       if (code === 'ENOENT') throw new TenantNotFoundError(tenantId);
       throw new TenantStorageError(tenantId, code);
     }

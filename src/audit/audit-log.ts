@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { errnoCode } from '../api-keys/api-keys.errors';
 import { syncDirectory, writeAndSync } from '../common/durable-file';
 import { AUDIT_FILE, type AuditEntry, type AuditEvent, GENESIS_HASH } from './audit-entry';
 
@@ -17,7 +18,7 @@ async function readTail(file: string): Promise<{ text: string; whole: boolean } 
   try {
     handle = await open(file, 'r');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoCode(error) === 'ENOENT') return undefined;
     throw error;
   }
   try {

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TenantStorageError } from '../api-keys/api-keys.errors';
+import { errnoCode, TenantStorageError } from '../api-keys/api-keys.errors';
 import { existingTenantDir } from '../api-keys/tenant-directory';
 import { appConfig } from '../config/app.config';
 import { AUDIT_FILE, type AuditEntry } from './audit-entry';
@@ -21,9 +21,9 @@ export class AuditService {
     try {
       return await readFile(join(dir, AUDIT_FILE), 'utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      const code = errnoCode(error);
       if (code === 'ENOENT') return '';
-      throw new TenantStorageError(tenantId, code);
+      throw new TenantStorageError(tenantId, code, 'read', AUDIT_FILE);
     }
   }
 
