@@ -446,6 +446,18 @@ describe('API keys endpoints (e2e)', () => {
         .expect(403);
       await http().get(BASE).set('X-API-Key', admin.token).expect(200);
     });
+
+    it('answers 403 when a write-only key strips the permissions of a * key, and changes nothing', async () => {
+      const before = await tenants.read('acme');
+      const res = await http()
+        .put(`${BASE}/admin`)
+        .set('X-API-Key', writer.token)
+        .send({ enabled: true, permissions: [] })
+        .expect(403);
+      expect(res.body.detail).toContain('not covered: *');
+      expect(await tenants.read('acme')).toBe(before);
+      await http().get(BASE).set('X-API-Key', admin.token).expect(200);
+    });
   });
 
   describe('DELETE /api/{tenantId}/admin/apiKeys/{keyName}', () => {
@@ -462,6 +474,14 @@ describe('API keys endpoints (e2e)', () => {
       await http().delete(`${BASE}/reader`).expect(401);
       await http().delete(`${BASE}/reader`).set('X-API-Key', reader.token).expect(403);
       await http().delete(`${BASE}/nope`).set('X-API-Key', admin.token).expect(404);
+    });
+
+    it('answers 403 when a write-only key deletes a * key, and the * key keeps working', async () => {
+      const before = await tenants.read('acme');
+      await http().delete(`${BASE}/admin`).set('X-API-Key', writer.token).expect(403);
+      await http().delete(`${BASE}/admin`).set('X-API-Key', narrow.token).expect(403);
+      expect(await tenants.read('acme')).toBe(before);
+      await http().get(BASE).set('X-API-Key', admin.token).expect(200);
     });
 
     it('lets a key delete itself', async () => {

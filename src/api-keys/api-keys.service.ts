@@ -87,6 +87,7 @@ export class ApiKeysService {
   ): Promise<ApiKey> {
     return this.repository.change(tenantId, (keys) => {
       const current = currentKey(keys, tenantId, name, ifMatch);
+      assertMayChange(caller.principal, current);
       const permissions = request.permissions
         ? uniquePermissions(request.permissions)
         : current.permissions;
@@ -107,6 +108,7 @@ export class ApiKeysService {
   async delete(tenantId: string, name: string, caller: Caller, ifMatch?: IfMatch): Promise<void> {
     await this.repository.change(tenantId, (keys) => {
       const current = currentKey(keys, tenantId, name, ifMatch);
+      assertMayChange(caller.principal, current);
       keys.delete(name);
       keys.record(auditEvent(caller, 'delete', current, undefined));
     });
@@ -150,6 +152,19 @@ function auditEvent(
     key: (after ?? before)?.name ?? '',
     changes,
   };
+}
+
+/**
+ * The grant rule's other half: a caller may only change or delete a key its own scopes cover,
+ * so a write-only key cannot disable, strip or delete a `*` key.
+ */
+function assertMayChange(caller: Principal, key: ApiKey): void {
+  const beyond = uncovered(caller.scopes, key.permissions);
+  if (beyond.length > 0) {
+    throw new ForbiddenException(
+      `API key "${key.name}" holds permissions beyond your own; not covered: ${beyond.join(', ')}`,
+    );
+  }
 }
 
 /** The grant rule: a caller may only give a key permissions its own scopes cover. */
