@@ -46,7 +46,6 @@ export async function createApp(): Promise<INestApplication> {
   app.use(securityHeaders());
   app.use(app.get(ShutdownGate).middleware());
   app.use(deferredJsonBodyParser());
-  app.enableShutdownHooks();
   setupSwagger(app);
   return app;
 }

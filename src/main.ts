@@ -18,16 +18,25 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const app = await createApp();
-  // Nest's shutdown hooks stop accepting, let requests and writes in flight finish, then
-  // re-raise the signal; this bounds how long that may take.
-  process.once('SIGTERM', () => {
-    setTimeout(() => {
-      process.stderr.write(
-        `tenant-api-keys: shutdown took over ${SHUTDOWN_TIMEOUT_MS} ms; exiting\n`,
+  // app.close() refuses new requests, lets those in flight and the queued writes finish, and
+  // closes the server; then the process exits 0 (1 if that took longer than the bound).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        process.stderr.write(
+          `tenant-api-keys: shutdown took over ${SHUTDOWN_TIMEOUT_MS} ms; exiting\n`,
+        );
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS).unref();
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`tenant-api-keys: shutdown failed: ${String(error)}\n`);
+          process.exit(1);
+        },
       );
-      process.exit(1);
-    }, SHUTDOWN_TIMEOUT_MS).unref();
-  });
+    });
+  }
   const { host, port, tenantsDir } = app.get<ConfigType<typeof appConfig>>(appConfig.KEY);
   await app.listen(port, host);
   new Logger('Bootstrap').log(`serving ${tenantsDir} on ${await app.getUrl()}`);

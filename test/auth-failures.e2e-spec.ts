@@ -42,6 +42,20 @@ describe('failed-authentication throttling (e2e)', () => {
     await http().get(BASE).set('X-API-Key', admin.token).expect(200);
   });
 
+  it('checks no more than the limit of 200 simultaneous guesses at an unknown tenant', async () => {
+    const http = await start({ AUTH_FAILURE_LIMIT: '5', AUTH_FAILURE_WINDOW: '60' });
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        http()
+          .get('/api/nobody/admin/apiKeys')
+          .set('X-API-Key', `guess-${i}`)
+          .then((res) => res.status),
+      ),
+    );
+    expect(statuses.filter((status) => status === 401)).toHaveLength(5);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(195);
+  });
+
   it('never slows callers that authenticate, and does not count requests without credentials', async () => {
     const http = await start({});
     for (let i = 0; i < 20; i++) await http().get(BASE).set('X-API-Key', admin.token).expect(200);

@@ -186,10 +186,27 @@ describe('bearer JWTs (e2e, real HTTP JWKS server)', () => {
     ['with an unknown kid', () => idp.token({}, { keyid: 'nobody' }), /./],
     ['with a tampered payload', () => idp.tampered({ scope: '*', tenant: '*' }), /signature/],
     ['that is not a JWT', () => 'not-a-jwt', /./],
+    [
+      'without exp',
+      () =>
+        idp.rawToken({
+          sub: 'alice',
+          iss: idp.issuer,
+          aud: idp.audience,
+          scope: READ,
+          tenant: 'acme',
+        }),
+      /no expiry/,
+    ],
   ])('refuses a token %s with 401 invalid_token', async (_what, makeToken, why) => {
     const res = await http().get(BASE).set('Authorization', `Bearer ${makeToken()}`).expect(401);
     expect(res.headers['www-authenticate']).toMatch(/error="invalid_token"/);
     expect(res.body.detail).toMatch(why);
+    // No configured value (issuer, audience) is ever echoed to the caller.
+    for (const told of [res.headers['www-authenticate'], res.body.detail]) {
+      expect(told).not.toContain(idp.issuer);
+      expect(told).not.toMatch(/expected/);
+    }
   });
 
   it('accepts a token that expired within the clock tolerance', async () => {

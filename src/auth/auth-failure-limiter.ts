@@ -8,13 +8,16 @@ const MAX_TRACKED_CLIENTS = 100_000;
 
 interface Window {
   readonly startedAt: number;
+  /** Failed attempts, and attempts still being checked (each counted as a failure until it succeeds). */
   failures: number;
 }
 
 /**
  * Counts failed authentications per client address in fixed windows of AUTH_FAILURE_WINDOW
  * seconds. Past AUTH_FAILURE_LIMIT failures the address is refused until its window ends.
- * Only failures count: callers that authenticate are never slowed.
+ * An attempt counts as a failure from the moment it is admitted, so that concurrent guesses
+ * can never get more checks than the limit; one that authenticates gives its count back, so
+ * callers that authenticate are never slowed.
  */
 @Injectable()
 export class AuthFailureLimiter {
@@ -32,23 +35,32 @@ export class AuthFailureLimiter {
 
   private current(client: string): Window | undefined {
     const window = this.windows.get(client);
-    if (window && Date.now() - window.startedAt >= this.windowMs) {
-      this.windows.delete(client);
-      return undefined;
-    }
-    return window;
+    return window && Date.now() - window.startedAt < this.windowMs ? window : undefined;
   }
 
-  /** Seconds until `client` may try again, or undefined when it may now. */
-  retryAfter(client: string): number | undefined {
+  /**
+   * Admits one attempt from `client`, counting it as a failure until `succeeded` says
+   * otherwise; or, past the limit, returns the seconds until it may try again.
+   */
+  admit(client: string): number | undefined {
+    const retryAfter = this.blockedFor(client);
+    if (retryAfter !== undefined) return retryAfter;
+    const window = this.current(client);
+    if (window) window.failures++;
+    else this.windows.set(client, { startedAt: Date.now(), failures: 1 });
+    return undefined;
+  }
+
+  /** Seconds until `client` may try again, or undefined when it may now. Counts nothing. */
+  blockedFor(client: string): number | undefined {
     const window = this.current(client);
     if (!window || window.failures < this.limit) return undefined;
     return Math.max(1, Math.ceil((window.startedAt + this.windowMs - Date.now()) / 1000));
   }
 
-  recordFailure(client: string): void {
+  /** The admitted attempt authenticated (or failed for a reason that is not the client's). */
+  succeeded(client: string): void {
     const window = this.current(client);
-    if (window) window.failures++;
-    else this.windows.set(client, { startedAt: Date.now(), failures: 1 });
+    if (window && window.failures > 0) window.failures--;
   }
 }

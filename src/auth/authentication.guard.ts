@@ -35,29 +35,35 @@ export class AuthenticationGuard implements CanActivate {
       return true;
     }
     const request = context.switchToHttp().getRequest<Request>();
-    // The address Express derives, honouring X-Forwarded-For only as TRUST_PROXY allows.
-    const client = request.ip ?? 'unknown';
-    const retryAfter = this.failures.retryAfter(client);
-    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
     const offered = this.strategies.filter((strategy) => strategy.presentIn(request));
     if (offered.length > 1) {
       throw new BadRequestException(
         'send one credential: either Authorization or X-API-Key, not both',
       );
     }
+    // The address Express derives, honouring X-Forwarded-For only as TRUST_PROXY allows.
+    const client = request.ip ?? 'unknown';
     if (offered.length === 0) {
+      const retryAfter = this.failures.blockedFor(client);
+      if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
       throw this.unauthorized(
         'credentials are required: send an X-API-Key header or a bearer token',
       );
     }
+    // Counted as a failure before it is checked: concurrent guesses never exceed the limit.
+    const retryAfter = this.failures.admit(client);
+    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
     const tenantId = typeof request.params.tenantId === 'string' ? request.params.tenantId : '';
     try {
       request.principal = await offered[0].authenticate(request, tenantId);
     } catch (error) {
-      if (!(error instanceof InvalidCredentialsError)) throw error;
-      this.failures.recordFailure(client);
+      if (!(error instanceof InvalidCredentialsError)) {
+        this.failures.succeeded(client);
+        throw error;
+      }
       throw this.unauthorized(error.message, offered[0], error.challenge);
     }
+    this.failures.succeeded(client);
     if (tenantId && !mayAdminister(request.principal, tenantId)) {
       throw new ForbiddenException(`these credentials are not valid for tenant "${tenantId}"`);
     }

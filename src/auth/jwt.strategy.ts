@@ -19,6 +19,28 @@ const REALM = 'tenant-api-keys';
 
 type AuthConfig = ConfigType<typeof authConfig>;
 
+const MISSING_EXPIRY = 'MissingExpiryError';
+
+/**
+ * jsonwebtoken's reasons, in our words: its messages may quote the configured issuer or
+ * audience (`expected: ...`), which a caller must not learn from us.
+ */
+function describeInvalid(message: string): string {
+  if (message.startsWith('secret or public key')) return 'no signing key matches the token';
+  if (message.startsWith('jwt issuer invalid')) return 'the token is not valid: wrong issuer (iss)';
+  if (message.startsWith('jwt audience invalid')) {
+    return 'the token is not valid: wrong audience (aud)';
+  }
+  if (message === 'invalid signature') return 'the token is not valid: invalid signature';
+  if (message.startsWith('invalid algorithm')) {
+    return 'the token is not valid: its algorithm is not accepted';
+  }
+  if (message === 'jwt malformed' || message.startsWith('invalid token')) {
+    return 'the token is not valid: malformed';
+  }
+  return 'the token is not valid';
+}
+
 /** Why a token failed, in words fit for `error_description` (no quotes or backslashes). */
 function describe(info: unknown): string {
   const error = info as { name?: string; message?: string } | undefined;
@@ -28,9 +50,9 @@ function describe(info: unknown): string {
     case 'NotBeforeError':
       return 'the token is not valid yet';
     case 'JsonWebTokenError':
-      if (error.message?.startsWith('secret or public key'))
-        return 'no signing key matches the token';
-      return `the token is not valid: ${error.message ?? 'unknown reason'}`.replace(/["\\]/g, "'");
+      return describeInvalid(error.message ?? '');
+    case MISSING_EXPIRY:
+      return 'the token has no expiry (exp)';
     case undefined:
       return 'the bearer token is not valid';
     default:
@@ -92,7 +114,11 @@ export class JwtStrategy implements CredentialStrategy {
     } else {
       return undefined;
     }
-    return new Strategy(options, (payload: Record<string, unknown>, done) => done(null, payload));
+    return new Strategy(options, (payload: Record<string, unknown>, done) => {
+      // jsonwebtoken only checks `exp` when present; a token without one would never expire.
+      if (typeof payload.exp !== 'number') done(null, false, { name: MISSING_EXPIRY });
+      else done(null, payload);
+    });
   }
 
   presentIn(request: Request): boolean {

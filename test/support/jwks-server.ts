@@ -90,6 +90,15 @@ export class JwksServer {
     );
   }
 
+  /** A token signed with the published key whose payload is exactly `claims` (no `exp` unless given). */
+  rawToken(claims: Record<string, unknown>): string {
+    return sign(claims, this.privateKey, {
+      algorithm: 'RS256',
+      keyid: this.kid,
+      noTimestamp: true,
+    });
+  }
+
   /** An unsigned token (`alg: none`). */
   unsignedToken(claims: Record<string, unknown>): string {
     return `${b64({ alg: 'none', typ: 'JWT', kid: this.kid })}.${b64(this.claims(claims))}.`;
