@@ -68,6 +68,10 @@ describe('SIGTERM during writes (e2e, built server)', () => {
     }
     expect(server.logs).not.toMatch(/shutdown took over/);
     // No lock or temp file left behind.
-    expect((await readdir(tenants.file('acme', ''))).sort()).toEqual(['audit.log', 'security.yml']);
+    expect((await readdir(tenants.file('acme', ''))).sort()).toEqual([
+      'audit.anchor',
+      'audit.log',
+      'security.yml',
+    ]);
   });
 });

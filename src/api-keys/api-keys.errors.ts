@@ -35,12 +35,26 @@ export class TenantStorageError extends Error {
   }
 }
 
-/** Another writer held the tenant's lock for longer than we wait; the client should retry. */
+/**
+ * Another writer held the tenant's lock for longer than we wait, took it over from us, or kept
+ * changing the file under us: nothing was changed, and the client should retry.
+ */
 export class TenantBusyError extends Error {
   constructor(
     readonly tenantId: string,
     readonly retryAfterSeconds: number,
+    reason = 'is being written by another process',
   ) {
-    super(`tenant "${tenantId}" is being written by another process; retry shortly`);
+    super(`tenant "${tenantId}" ${reason}; nothing was changed, retry shortly`);
+  }
+}
+
+/** The change would make security.yml larger than the service will read back; nothing was written. */
+export class TenantChangeTooLargeError extends Error {
+  constructor(
+    readonly tenantId: string,
+    problem: string,
+  ) {
+    super(`the change was refused, nothing was written: ${tenantId}/security.yml ${problem}`);
   }
 }

@@ -84,7 +84,7 @@ describe('ApiKeysService', () => {
       ).resolves.toBeDefined();
     });
 
-    it('judges kept permissions on update, not only given ones', async () => {
+    it('judges the current, kept and given permissions on update, and on delete', async () => {
       await service.create('acme', { name: 'root', permissions: ['*'] }, OPERATOR);
       await expect(
         service.update('acme', 'root', { enabled: false }, caller('tenant.apiKey:*')),
@@ -97,7 +97,14 @@ describe('ApiKeysService', () => {
           { enabled: false, permissions: ['tenant.apiKey:read'] },
           caller('tenant.apiKey:*'),
         ),
-      ).resolves.toMatchObject({ enabled: false, permissions: ['tenant.apiKey:read'] });
+      ).rejects.toBeInstanceOf(ForbiddenException);
+      await expect(
+        service.delete('acme', 'root', caller('tenant.apiKey:*')),
+      ).rejects.toBeInstanceOf(ForbiddenException);
+      expect(await service.get('acme', 'root')).toMatchObject({
+        enabled: true,
+        permissions: ['*'],
+      });
     });
   });
 

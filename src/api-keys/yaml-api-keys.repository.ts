@@ -1,18 +1,19 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
-import { type BigIntStats, statSync } from 'node:fs';
-import { open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { AUDIT_FILE } from '../audit/audit-entry';
-import { appendAuditEvents } from '../audit/audit-log';
-import { appConfig } from '../config/app.config';
-import { syncDirectory, writeAndSync } from '../common/durable-file';
+import { type BigIntStats, lstatSync } from 'node:fs';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { AUDIT_FILE, type AuditEvent } from '../audit/audit-entry';
+import { type AuditAppend, AuditLogWriter } from '../audit/audit-log';
+import { openRegularFile, syncDirectory, writeAndSync } from '../common/durable-file';
 import { LruCache } from '../common/lru-cache';
+import { appConfig } from '../config/app.config';
 import { type ApiKey, isTenantId } from './api-key';
-import { existingTenantDir, tenantPath } from './tenant-directory';
 import {
   errnoCode,
+  TenantBusyError,
+  TenantChangeTooLargeError,
   TenantFileInvalidError,
   TenantNotFoundError,
   TenantStorageError,
@@ -21,23 +22,33 @@ import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
 import {
   EMPTY_SECURITY_DOCUMENT,
   MAX_SECURITY_FILE_BYTES,
-  parseSecurityFile,
   renderSecurityFile,
   SecurityFileError,
 } from './security-file';
-import { TenantKeys } from './tenant-keys';
-import { withTenantLock } from './tenant-lock';
+import { SecurityFileParser } from './security-file-parser';
+import { existingTenantDir, tenantPath } from './tenant-directory';
+import { TenantKeys, type TenantKeysDraft } from './tenant-keys';
+import { type HeldLock, withTenantLock } from './tenant-lock';
 
 export const SECURITY_FILE = 'security.yml';
 /** Temp files are `.security.yml.<pid>.<random>.tmp`; only a crashed writer leaves one behind. */
 const TEMP_FILE = /^\.security\.yml\.\d+\.[0-9a-f]+\.tmp$/;
 const tempFileName = () => `.${SECURITY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+/** Times a batch is applied again to a file that keeps changing under it before giving up (503). */
+const MAX_ATTEMPTS = 5;
+const NO_FILE = 'absent';
 
-/** What was last read of a tenant's file, valid while the file's identity stays the same. */
+/** What was last read of a tenant's file, valid while the file's signature stays the same. */
 interface CachedTenant {
   readonly signature: string;
   readonly keys?: TenantKeys;
   readonly error?: TenantFileInvalidError;
+}
+
+/** The tenant's keys and the signature of the file they were read from. */
+interface Snapshot {
+  readonly signature: string;
+  readonly keys: TenantKeys;
 }
 
 interface PendingChange {
@@ -46,11 +57,62 @@ interface PendingChange {
   readonly reject: (error: unknown) => void;
 }
 
-const NO_FILE = 'absent';
-
 /** Inode, size, and nanosecond change and modification times: any write or rename changes it. */
 function signatureOf(stats: BigIntStats): string {
   return `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+}
+
+/** The file's signature now, without following a symlink; NO_FILE when there is none. */
+function signatureNow(file: string): string {
+  const stats = lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  return stats ? signatureOf(stats) : NO_FILE;
+}
+
+function storageError(
+  tenantId: string,
+  error: unknown,
+  action: 'read' | 'update',
+  file = SECURITY_FILE,
+): Error {
+  const code = errnoCode(error);
+  if (code === 'ENOENT') return new TenantNotFoundError(tenantId);
+  if (code === 'ELOOP' || code === 'ENOTREG') {
+    return new TenantFileInvalidError(
+      tenantId,
+      `${file} is not a regular file inside the tenant's folder`,
+    );
+  }
+  return new TenantStorageError(tenantId, code, action, file);
+}
+
+/** Each change of the batch applied on its own to `base`: kept if it returns, discarded if it throws. */
+function applyBatch(
+  base: TenantKeys,
+  batch: readonly PendingChange[],
+): { draft: TenantKeysDraft; outcomes: Array<() => void> } {
+  const draft = base.edit();
+  const outcomes = batch.map((change) => {
+    try {
+      const value = change.apply(draft);
+      draft.keep();
+      return () => change.resolve(value);
+    } catch (error) {
+      draft.discard();
+      return () => change.reject(error);
+    }
+  });
+  return { draft, outcomes };
+}
+
+/** The service never writes what it would refuse to read. */
+function assertReadableBack(tenantId: string, text: string): void {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_SECURITY_FILE_BYTES) {
+    throw new TenantChangeTooLargeError(
+      tenantId,
+      `would grow to ${bytes} bytes, over the limit of ${MAX_SECURITY_FILE_BYTES}`,
+    );
+  }
 }
 
 /**
@@ -58,8 +120,9 @@ function signatureOf(stats: BigIntStats): string {
  * stats it and re-parses only when it changed, so hand edits and other processes' writes count
  * on the next request. Changes to a tenant are queued; those that arrive while a write is in
  * flight are applied together in the next rewrite (group commit). Each rewrite holds the
- * tenant's lock across processes, starts from the file as it is, and is atomic and durable
- * (temp file, fsync, rename, directory fsync) before any of its callers is answered.
+ * tenant's lock across processes, starts from the file as it is, never replaces a file that
+ * changed since it was read, and is atomic and durable (temp file, fsync, audit lines, rename,
+ * directory fsync) before any of its callers is answered.
  */
 @Injectable()
 export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeApplicationShutdown {
@@ -67,12 +130,13 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   private readonly cache: LruCache<string, CachedTenant>;
   private readonly queues = new Map<string, PendingChange[]>();
   private readonly draining = new Set<Promise<void>>();
-  private readonly loading = new Map<string, { signature: string; keys: Promise<TenantKeys> }>();
+  private readonly loading = new Map<string, { signature: string; keys: Promise<Snapshot> }>();
   private readonly logger = new Logger(YamlApiKeysRepository.name);
 
   constructor(
     @Inject(appConfig.KEY)
     config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>,
+    private readonly parser: SecurityFileParser = new SecurityFileParser(),
   ) {
     super();
     this.root = config.tenantsDir;
@@ -80,20 +144,21 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   }
 
   async list(tenantId: string): Promise<readonly ApiKey[]> {
-    return (await this.read(tenantId)).list();
+    return (await this.read(tenantId)).keys.list();
   }
 
   async findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
-    return (await this.read(tenantId)).findByName(name);
+    return (await this.read(tenantId)).keys.findByName(name);
   }
 
   async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
-    return (await this.read(tenantId)).findByHash(hash);
+    return (await this.read(tenantId)).keys.findByHash(hash);
   }
 
   /** On shutdown, lets every queued change reach the disk (and its caller) before the process ends. */
   async beforeApplicationShutdown(): Promise<void> {
     while (this.draining.size > 0) await Promise.allSettled([...this.draining]);
+    await this.parser.close();
   }
 
   change<T>(tenantId: string, apply: (keys: ApiKeyChanges) => T): Promise<T> {
@@ -112,7 +177,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     });
   }
 
-  /** Commits the queue in batches until it is empty: one parse, one dump, one fsync per batch. */
+  /** Commits the queue in batches until it is empty: one parse, one render, one fsync per batch. */
   private async drain(tenantId: string, queue: PendingChange[]): Promise<void> {
     // Let the requests already read from their sockets join the first batch.
     await new Promise((resolve) => setImmediate(resolve));
@@ -124,31 +189,13 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   }
 
   private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
-    const outcomes: Array<() => void> = [];
+    let outcomes: Array<() => void>;
     try {
       const dir = await existingTenantDir(this.root, tenantId); // no tenant: no lock folder either
-      const file = join(dir, SECURITY_FILE);
-      await withTenantLock(
+      outcomes = await withTenantLock(
         tenantId,
-        file,
-        async () => {
-          const draft = (await this.read(tenantId)).edit();
-          for (const change of batch) {
-            try {
-              const value = change.apply(draft);
-              draft.keep();
-              outcomes.push(() => change.resolve(value));
-            } catch (error) {
-              draft.discard();
-              outcomes.push(() => change.reject(error));
-            }
-          }
-          if (!draft.hasChanges) return;
-          await this.write(tenantId, dir, draft.toTenantKeys());
-          await appendAuditEvents(dir, draft.events).catch((error: unknown) => {
-            throw new TenantStorageError(tenantId, errnoCode(error), 'append to', AUDIT_FILE);
-          });
-        },
+        join(dir, SECURITY_FILE),
+        (lock) => this.rewrite(tenantId, dir, batch, lock),
         (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
       );
     } catch (error) {
@@ -158,40 +205,151 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     for (const settle of outcomes) settle();
   }
 
+  /**
+   * Under the lock: applies the batch to the file as it is and installs the result, or, when the
+   * file changed before the result could be installed (a hand edit, an editor's rename), reads it
+   * again and applies the batch again, each change judged anew. Returns how to answer each change.
+   */
+  private async rewrite(
+    tenantId: string,
+    dir: string,
+    batch: PendingChange[],
+    lock: HeldLock,
+  ): Promise<Array<() => void>> {
+    let audit: AuditLogWriter | undefined;
+    try {
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const base = await this.read(tenantId);
+        const { draft, outcomes } = applyBatch(base.keys, batch);
+        if (!draft.hasChanges) return outcomes;
+        const keys = draft.toTenantKeys();
+        const text = renderSecurityFile(keys.document);
+        assertReadableBack(tenantId, text);
+        if (draft.events.length > 0) audit ??= await this.openAudit(tenantId, dir);
+        const signature = await this.install(tenantId, dir, text, base.signature, lock, {
+          writer: audit,
+          events: draft.events,
+        });
+        if (signature) {
+          this.cache.set(tenantId, { signature, keys });
+          return outcomes;
+        }
+      }
+      throw new TenantBusyError(tenantId, 1, 'kept changing while it was being written');
+    } finally {
+      await audit?.close();
+    }
+  }
+
+  /** The audit log, opened for appending (which first repairs what an interrupted write left). */
+  private openAudit(tenantId: string, dir: string): Promise<AuditLogWriter> {
+    const repaired = (what: string) => this.logger.warn(`${tenantId}/${AUDIT_FILE}: ${what}`);
+    return AuditLogWriter.open(dir, repaired).catch((error: unknown) => {
+      throw storageError(tenantId, error, 'update', AUDIT_FILE);
+    });
+  }
+
+  /**
+   * Writes `text` beside security.yml, appends the audit lines, and renames it into place if the
+   * file still has `signature` and the lock is still ours: checked last, right before the rename.
+   * Returns the new file's signature, or undefined when the file had changed; then nothing is
+   * stored and the audit lines are taken back, as they are when anything fails.
+   */
+  private async install(
+    tenantId: string,
+    dir: string,
+    text: string,
+    signature: string,
+    lock: HeldLock,
+    audit: { readonly writer?: AuditLogWriter; readonly events: readonly AuditEvent[] },
+  ): Promise<string | undefined> {
+    const file = join(dir, SECURITY_FILE);
+    const temp = join(dir, tempFileName());
+    let appended: AuditAppend | undefined;
+    try {
+      await this.removeOrphanedTempFiles(dir);
+      await writeAndSync(temp, 'create', text);
+      if (signatureNow(file) !== signature) return undefined;
+      if (audit.writer && audit.events.length > 0) {
+        appended = await audit.writer.append(
+          audit.events,
+          new Date().toISOString(),
+          basename(temp),
+        );
+      }
+      if (!(await lock.stillHeld())) {
+        throw new TenantBusyError(tenantId, 1, 'lost its lock to another process mid-write');
+      }
+      if (signatureNow(file) !== signature) return undefined;
+      await rename(temp, file);
+      appended = undefined;
+    } catch (error) {
+      if (error instanceof TenantBusyError) throw error;
+      throw storageError(tenantId, error, 'update');
+    } finally {
+      if (appended) {
+        // Left undone (the disk failing twice), the next writer's repair takes them back.
+        await audit.writer?.rollback(appended).catch((error: unknown) => {
+          this.logger.error(`could not take back audit lines of ${tenantId}: ${errnoCode(error)}`);
+        });
+      }
+      await rm(temp, { force: true }).catch(() => undefined);
+    }
+    // Renamed: the change is visible, so it is answered as stored; a failed directory fsync is
+    // logged rather than answered as an error the client would take to mean "not stored".
+    await syncDirectory(dir).catch((error: unknown) => {
+      this.logger.error(`could not fsync the folder of ${tenantId}: ${errnoCode(error)}`);
+    });
+    return signatureNow(file);
+  }
+
   /** The tenant's keys as the file holds them now. */
-  private async read(tenantId: string): Promise<TenantKeys> {
+  private async read(tenantId: string): Promise<Snapshot> {
     const dir = tenantPath(this.root, tenantId);
     const file = join(dir, SECURITY_FILE);
     let stats: BigIntStats | undefined;
     try {
       // On the hot path of every request: a metadata syscall answered from the inode cache in
-      // microseconds, cheaper in place than a round trip through libuv's thread pool.
-      stats = statSync(file, { bigint: true, throwIfNoEntry: false });
+      // microseconds, cheaper in place than a round trip through libuv's thread pool. lstat:
+      // a symlink is judged as itself, never followed.
+      stats = lstatSync(file, { bigint: true, throwIfNoEntry: false });
     } catch (error) {
       const code = errnoCode(error);
       if (code !== 'ENOTDIR') throw new TenantStorageError(tenantId, code, 'read');
     }
     if (!stats) return this.readWithoutFile(tenantId);
     const signature = signatureOf(stats);
-    return this.fromCache(tenantId, signature) ?? this.loadOnce(tenantId, file, signature);
+    const cached = this.fromCache(tenantId, signature);
+    if (cached) return cached;
+    if (!stats.isFile()) {
+      // A FIFO, a device or a symlink is never opened: nothing waits on it.
+      const error = storageError(
+        tenantId,
+        { code: stats.isSymbolicLink() ? 'ELOOP' : 'ENOTREG' },
+        'read',
+      );
+      this.cache.set(tenantId, { signature, error: error as TenantFileInvalidError });
+      throw error;
+    }
+    return this.loadOnce(tenantId, file, signature);
   }
 
-  private fromCache(tenantId: string, signature: string): TenantKeys | undefined {
+  private fromCache(tenantId: string, signature: string): Snapshot | undefined {
     const cached = this.cache.get(tenantId);
     if (cached?.signature !== signature) return undefined;
     if (cached.error) throw cached.error;
-    return cached.keys;
+    return cached.keys && { signature, keys: cached.keys };
   }
 
-  private async readWithoutFile(tenantId: string): Promise<TenantKeys> {
+  private async readWithoutFile(tenantId: string): Promise<Snapshot> {
     await existingTenantDir(this.root, tenantId);
-    const keys = this.fromCache(tenantId, NO_FILE) ?? TenantKeys.of(EMPTY_SECURITY_DOCUMENT);
+    const keys = this.fromCache(tenantId, NO_FILE)?.keys ?? TenantKeys.of(EMPTY_SECURITY_DOCUMENT);
     this.cache.set(tenantId, { signature: NO_FILE, keys });
-    return keys;
+    return { signature: NO_FILE, keys };
   }
 
   /** Requests that find the same new file share one parse instead of each doing their own. */
-  private loadOnce(tenantId: string, file: string, signature: string): Promise<TenantKeys> {
+  private loadOnce(tenantId: string, file: string, signature: string): Promise<Snapshot> {
     const inFlight = this.loading.get(tenantId);
     if (inFlight?.signature === signature) return inFlight.keys;
     const keys = this.load(tenantId, file).finally(() => {
@@ -202,61 +360,35 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   }
 
   /** Reads and parses the file; the signature comes from the open descriptor, so it matches the text. */
-  private async load(tenantId: string, file: string): Promise<TenantKeys> {
+  private async load(tenantId: string, file: string): Promise<Snapshot> {
     let signature: string;
     let text: string | undefined;
     try {
-      const handle = await open(file, 'r');
+      const handle = await openRegularFile(file, 'read');
       try {
         const stats = await handle.stat({ bigint: true });
         signature = signatureOf(stats);
-        if (!stats.isFile()) text = undefined;
-        else if (stats.size <= BigInt(MAX_SECURITY_FILE_BYTES))
-          text = await handle.readFile('utf8');
+        if (stats.size <= BigInt(MAX_SECURITY_FILE_BYTES)) text = await handle.readFile('utf8');
       } finally {
         await handle.close();
       }
     } catch (error) {
-      const code = errnoCode(error);
-      if (code === 'ENOENT') return this.read(tenantId); // replaced between stat and open
-      throw new TenantStorageError(tenantId, code, 'read');
+      if (errnoCode(error) === 'ENOENT') return this.read(tenantId); // replaced between stat and open
+      throw storageError(tenantId, error, 'read');
     }
     let entry: CachedTenant;
     try {
       if (text === undefined) {
-        throw new SecurityFileError(
-          `the file is not a regular file or exceeds ${MAX_SECURITY_FILE_BYTES} bytes`,
-        );
+        throw new SecurityFileError(`the file exceeds ${MAX_SECURITY_FILE_BYTES} bytes`);
       }
-      entry = { signature, keys: TenantKeys.of(parseSecurityFile(text)) };
+      entry = { signature, keys: TenantKeys.of(await this.parser.parse(text)) };
     } catch (error) {
       if (!(error instanceof SecurityFileError)) throw error;
       entry = { signature, error: new TenantFileInvalidError(tenantId, error.message) };
     }
     this.cache.set(tenantId, entry);
-    return this.fromCache(tenantId, signature) as TenantKeys;
-  }
-
-  /** Replaces the file atomically and durably, then caches what was written without re-reading it. */
-  private async write(tenantId: string, dir: string, keys: TenantKeys): Promise<void> {
-    const file = join(dir, SECURITY_FILE);
-    const temp = join(dir, tempFileName());
-    const text = renderSecurityFile(keys.document);
-    try {
-      await this.removeOrphanedTempFiles(dir);
-      await writeAndSync(temp, 'wx', text);
-      await rename(temp, file);
-      await syncDirectory(dir);
-      this.cache.set(tenantId, {
-        signature: signatureOf(await stat(file, { bigint: true })),
-        keys,
-      });
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => undefined);
-      const code = errnoCode(error);
-      if (code === 'ENOENT') throw new TenantNotFoundError(tenantId);
-      throw new TenantStorageError(tenantId, code);
-    }
+    if (entry.error) throw entry.error;
+    return { signature, keys: entry.keys as TenantKeys };
   }
 
   /** Under the lock no other writer is mid-write, so any temp file left is a crashed writer's. */

@@ -10,13 +10,17 @@ export interface AuditEvent {
   readonly changes: Readonly<Record<string, { readonly from: unknown; readonly to: unknown }>>;
 }
 
-/** One line of audit.log: the event, when and in what order it was written, and the chain link. */
+/** One line of the audit trail: the event, when and in what order it was written, and its links. */
 export interface AuditEntry extends AuditEvent {
   readonly seq: number;
   readonly time: string;
-  /** Lowercase hex SHA-256 of the previous line's text (64 zeros for the first line). */
+  /** The `hash` of the previous line (64 zeros for the first line). */
   readonly prev: string;
+  /** Lowercase hex SHA-256 of this line's JSON without this field: an edit to the line shows. */
+  readonly hash: string;
 }
 
 export const AUDIT_FILE = 'audit.log';
+/** The chain's head (last seq, its hash, the log's length), kept outside the log. */
+export const AUDIT_ANCHOR_FILE = 'audit.anchor';
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,131 +1,294 @@
-import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { type FileHandle, lstat, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../api-keys/api-keys.errors';
-import { syncDirectory, writeAndSync } from '../common/durable-file';
-import { AUDIT_FILE, type AuditEntry, type AuditEvent, GENESIS_HASH } from './audit-entry';
+import { openRegularFile, syncDirectory, writeAndSync } from '../common/durable-file';
+import {
+  chainLines,
+  type ChainAnchor,
+  type ChainHead,
+  type ChainVerdict,
+  EMPTY_CHAIN,
+  sealOf,
+  verifyChain,
+} from './audit-chain';
+import { AUDIT_ANCHOR_FILE, AUDIT_FILE, type AuditEntry, type AuditEvent } from './audit-entry';
 
-/** The last line's text is always within this many bytes of the end (a line is at most ~20 kB). */
-const TAIL_BYTES = 64 * 1024;
+/** The anchor is overwritten in place at this fixed size, so rewriting it never needs a new block. */
+const ANCHOR_BYTES = 512;
+/** Bytes read per step when reading the log backwards (a line is at most ~20 kB). */
+const CHUNK_BYTES = 64 * 1024;
 
-export function lineHash(line: string): string {
-  return createHash('sha256').update(line, 'utf8').digest('hex');
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
+    throw error;
+  }
 }
 
-/** The end of the file: up to TAIL_BYTES of it, and whether that reaches the start. */
-async function readTail(file: string): Promise<{ text: string; whole: boolean } | undefined> {
-  let handle;
+async function readWhole(path: string): Promise<string | undefined> {
+  let handle: FileHandle;
   try {
-    handle = await open(file, 'r');
+    handle = await openRegularFile(path, 'read');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return undefined;
     throw error;
   }
   try {
-    const { size } = await handle.stat();
-    const start = Math.max(0, size - TAIL_BYTES);
-    const { buffer, bytesRead } = await handle.read({
-      buffer: Buffer.alloc(size - start),
-      position: start,
-    });
-    return { text: buffer.subarray(0, bytesRead).toString('utf8'), whole: start === 0 };
+    return await handle.readFile('utf8');
   } finally {
     await handle.close();
   }
 }
 
-/** What the next line links to: the last line's hash and sequence number. */
-async function chainEnd(
+function parseAnchor(text: string): ChainAnchor {
+  const anchor = JSON.parse(text) as ChainAnchor;
+  if (typeof anchor?.head?.seq !== 'number' || typeof anchor.head.hash !== 'string') {
+    throw new SyntaxError('not an audit anchor');
+  }
+  return anchor;
+}
+
+/** The anchor of the log in `dir`, or undefined when there is none yet. */
+async function readAnchor(dir: string): Promise<ChainAnchor | undefined> {
+  const text = await readWhole(join(dir, AUDIT_ANCHOR_FILE));
+  return text === undefined ? undefined : parseAnchor(text);
+}
+
+function anchorText(anchor: ChainAnchor): Buffer {
+  const text = JSON.stringify(anchor);
+  if (text.length >= ANCHOR_BYTES) throw new RangeError('audit anchor too long');
+  return Buffer.from(`${text.padEnd(ANCHOR_BYTES - 1)}\n`);
+}
+
+/** The head of a log that has no anchor yet: its last line, read from the end. */
+async function headOfUnanchoredLog(
   file: string,
-): Promise<{ prev: string; seq: number; newline: boolean; exists: boolean }> {
-  const tail = await readTail(file);
-  if (!tail || tail.text === '') {
-    return { prev: GENESIS_HASH, seq: 0, newline: true, exists: tail !== undefined };
-  }
-  const pieces = tail.text.split('\n');
-  let lines = (tail.whole ? pieces : pieces.slice(1)).filter(Boolean);
-  if (lines.length === 0) lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-  const last = lines[lines.length - 1];
-  let seq: number;
+): Promise<{ head: ChainHead; endsWithNewline: boolean }> {
+  let handle: FileHandle;
   try {
-    seq = (JSON.parse(last) as Partial<AuditEntry>).seq ?? 0;
-  } catch {
-    // A torn or edited last line: keep counting by lines; `audit verify` reports it.
-    seq = (await readFile(file, 'utf8')).split('\n').filter(Boolean).length;
+    handle = await openRegularFile(file, 'read');
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return { head: EMPTY_CHAIN, endsWithNewline: true };
+    throw error;
   }
-  return { prev: lineHash(last), seq, newline: tail.text.endsWith('\n'), exists: true };
+  try {
+    const { size } = await handle.stat();
+    if (size === 0) return { head: EMPTY_CHAIN, endsWithNewline: true };
+    const text = await handle.readFile('utf8');
+    const lines = text.split('\n').filter(Boolean);
+    const last = lines[lines.length - 1];
+    let seq: number;
+    try {
+      seq = (JSON.parse(last) as Partial<AuditEntry>).seq ?? lines.length;
+    } catch {
+      seq = lines.length; // a torn last line: keep counting by lines; `audit verify` reports it
+    }
+    return {
+      head: { seq, hash: sealOf(last).hash, bytes: size },
+      endsWithNewline: text.endsWith('\n'),
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Lines appended by one write, and the head before them, for a rollback. */
+export interface AuditAppend {
+  readonly before: ChainHead;
+  readonly after: ChainHead;
 }
 
 /**
- * Appends one line per event to `<dir>/audit.log` and fsyncs it, each line carrying the SHA-256
- * of the line before. Callers hold the tenant's lock, so lines from every process form one chain.
+ * A tenant's `audit.log` and its anchor, opened by a writer that holds the tenant's lock.
+ * Lines are appended before security.yml is renamed into place, and rolled back if the rename
+ * does not happen, so a stored change always has its line and a refused one has none.
  */
-export async function appendAuditEvents(dir: string, events: readonly AuditEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  const file = join(dir, AUDIT_FILE);
-  const end = await chainEnd(file);
-  let { prev, seq } = end;
-  const time = new Date().toISOString();
-  let text = end.newline ? '' : '\n'; // after a torn line, start a fresh one
-  for (const event of events) {
-    const entry: AuditEntry = { seq: ++seq, time, ...event, prev };
-    const line = JSON.stringify(entry);
-    text += `${line}\n`;
-    prev = lineHash(line);
+export class AuditLogWriter {
+  private constructor(
+    private readonly dir: string,
+    private readonly anchor: FileHandle,
+    private head: ChainHead,
+    private separator: string,
+  ) {}
+
+  private get file(): string {
+    return join(this.dir, AUDIT_FILE);
   }
-  await writeAndSync(file, 'a', text);
-  if (!end.exists) await syncDirectory(dir); // the new file's name must be durable too
+
+  /**
+   * Opens the log of `dir` for appending, first undoing what an interrupted write left: lines
+   * of a write whose security.yml was never renamed into place, and anything past the anchored
+   * end (reported through `onRepair`). A log without an anchor gets one.
+   */
+  static async open(dir: string, onRepair: (what: string) => void): Promise<AuditLogWriter> {
+    const file = join(dir, AUDIT_FILE);
+    let anchor = await readAnchor(dir).catch((error: unknown) => {
+      if (error instanceof SyntaxError) return undefined; // torn by a crash: rebuilt below
+      throw error;
+    });
+    let separator = '';
+    if (!anchor) {
+      const unanchored = await headOfUnanchoredLog(file);
+      separator = unanchored.endsWithNewline ? '' : '\n';
+      anchor = { head: unanchored.head };
+      await AuditLogWriter.createAnchor(dir, anchor);
+    }
+    const handle = await openRegularFile(join(dir, AUDIT_ANCHOR_FILE), 'update');
+    const writer = new AuditLogWriter(dir, handle, anchor.head, separator);
+    try {
+      if (anchor.pendingFile && anchor.previous && (await exists(join(dir, anchor.pendingFile)))) {
+        onRepair(
+          `rolled back audit lines of a write that never completed (after seq ${anchor.previous.seq})`,
+        );
+        await writer.moveHead(anchor.previous);
+      }
+      const size = (await lstat(file).catch(() => undefined))?.size ?? 0;
+      if (size > writer.head.bytes) {
+        onRepair(`removed ${size - writer.head.bytes} bytes of audit.log past its anchored end`);
+        await writer.truncate(writer.head.bytes);
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    return writer;
+  }
+
+  /** Written whole, then renamed, so a crash never leaves a half-written anchor. */
+  private static async createAnchor(dir: string, anchor: ChainAnchor): Promise<void> {
+    const temp = join(dir, `.${AUDIT_ANCHOR_FILE}.tmp`);
+    await rm(temp, { force: true });
+    await writeAndSync(temp, 'create', anchorText(anchor).toString());
+    await rename(temp, join(dir, AUDIT_ANCHOR_FILE));
+    await syncDirectory(dir);
+  }
+
+  private async writeAnchor(anchor: ChainAnchor): Promise<void> {
+    await this.anchor.write(anchorText(anchor), 0, ANCHOR_BYTES, 0);
+    await this.anchor.datasync();
+  }
+
+  private async truncate(bytes: number): Promise<void> {
+    const handle = await openRegularFile(this.file, 'update');
+    try {
+      await handle.truncate(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async moveHead(head: ChainHead): Promise<void> {
+    await this.writeAnchor({ head });
+    await this.truncate(head.bytes);
+    this.head = head;
+  }
+
+  /**
+   * Appends and fsyncs one line per event, then anchors the new head, naming `pendingFile`, the
+   * security.yml about to be renamed into place. Undoes its own part if either step fails.
+   */
+  async append(
+    events: readonly AuditEvent[],
+    time: string,
+    pendingFile: string,
+  ): Promise<AuditAppend> {
+    const before = this.head;
+    const lines = chainLines(
+      { ...before, bytes: before.bytes + Buffer.byteLength(this.separator) },
+      events,
+      time,
+    );
+    try {
+      await writeAndSync(this.file, 'append', this.separator + lines.text);
+      await this.writeAnchor({ head: lines.head, previous: before, pendingFile });
+    } catch (error) {
+      await this.moveHead(before).catch(() => undefined); // the next writer repairs what is left
+      throw error;
+    }
+    this.head = lines.head;
+    this.separator = '';
+    return { before, after: lines.head };
+  }
+
+  /** Takes back an append whose security.yml was not renamed into place. */
+  async rollback(append: AuditAppend): Promise<void> {
+    await this.moveHead(append.before);
+  }
+
+  async close(): Promise<void> {
+    await this.anchor.close();
+  }
 }
 
-/** The entries of an audit.log text, oldest first; lines that do not parse are skipped. */
-export function parseAuditLog(text: string): AuditEntry[] {
+/** Checks the log of `dir` against its chain and its anchor (read-only). */
+export async function verifyAuditLog(dir: string): Promise<ChainVerdict> {
+  let anchor: ChainAnchor | undefined;
+  try {
+    anchor = await readAnchor(dir);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    return { intact: false, line: 0, problem: `${AUDIT_ANCHOR_FILE} is not a valid anchor` };
+  }
+  const text = (await readWhole(join(dir, AUDIT_FILE))) ?? '';
+  const inFlight = anchor?.pendingFile ? await exists(join(dir, anchor.pendingFile)) : false;
+  return verifyChain(text, anchor, inFlight);
+}
+
+/**
+ * Up to `limit` entries with `seq` below `before`, newest first, read backwards from the end of
+ * the log in chunks: a page costs what it shows, not the length of the log.
+ */
+export async function readAuditPage(
+  dir: string,
+  limit: number,
+  before = Number.POSITIVE_INFINITY,
+): Promise<AuditEntry[]> {
+  let handle: FileHandle;
+  try {
+    handle = await openRegularFile(join(dir, AUDIT_FILE), 'read');
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
   const entries: AuditEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    try {
-      entries.push(JSON.parse(line) as AuditEntry);
-    } catch {
-      // Reported by `audit verify`; listing shows what can be read.
+  try {
+    let end = (await handle.stat()).size;
+    let rest = Buffer.alloc(0); // the start of a line whose beginning lies in the next chunk back
+    while (end > 0 && entries.length < limit) {
+      const start = Math.max(0, end - CHUNK_BYTES);
+      const chunk = Buffer.alloc(end - start);
+      await handle.read(chunk, 0, chunk.length, start);
+      const text = Buffer.concat([chunk, rest]);
+      let body = text;
+      rest = Buffer.alloc(0);
+      if (start > 0) {
+        const newline = text.indexOf(10);
+        if (newline < 0) {
+          rest = text; // one line longer than the chunk: read further back
+          end = start;
+          continue;
+        }
+        rest = text.subarray(0, newline);
+        body = text.subarray(newline + 1);
+      }
+      const lines = body.toString('utf8').split('\n');
+      for (let i = lines.length - 1; i >= 0 && entries.length < limit; i--) {
+        if (!lines[i]) continue;
+        try {
+          const entry = JSON.parse(lines[i]) as AuditEntry;
+          if (entry.seq < before) entries.push(entry);
+        } catch {
+          // A torn or edited line: `audit verify` reports it; a page shows what can be read.
+        }
+      }
+      end = start;
     }
+  } finally {
+    await handle.close();
   }
   return entries;
-}
-
-export type ChainVerdict =
-  | { readonly intact: true; readonly entries: number }
-  | { readonly intact: false; readonly line: number; readonly problem: string };
-
-/** Checks every line parses, counts up from 1, and links to the SHA-256 of the line before. */
-export function verifyAuditChain(text: string): ChainVerdict {
-  if (text !== '' && !text.endsWith('\n')) {
-    const line = text.split('\n').length;
-    return { intact: false, line, problem: 'the last line is incomplete (truncated)' };
-  }
-  const lines = text.split('\n').slice(0, -1);
-  let prev = GENESIS_HASH;
-  for (const [index, line] of lines.entries()) {
-    const number = index + 1;
-    let entry: Partial<AuditEntry>;
-    try {
-      entry = JSON.parse(line) as Partial<AuditEntry>;
-    } catch {
-      return { intact: false, line: number, problem: 'not valid JSON' };
-    }
-    if (entry.prev !== prev) {
-      return {
-        intact: false,
-        line: number,
-        problem: 'does not link to the line before (edited, removed or reordered lines)',
-      };
-    }
-    if (entry.seq !== number) {
-      return {
-        intact: false,
-        line: number,
-        problem: `sequence number ${String(entry.seq)} where ${number} was due`,
-      };
-    }
-    prev = lineHash(line);
-  }
-  return { intact: true, entries: lines.length };
 }

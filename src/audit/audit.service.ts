@@ -1,12 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { errnoCode, TenantStorageError } from '../api-keys/api-keys.errors';
 import { existingTenantDir } from '../api-keys/tenant-directory';
 import { appConfig } from '../config/app.config';
+import type { ChainVerdict } from './audit-chain';
 import { AUDIT_FILE, type AuditEntry } from './audit-entry';
-import { parseAuditLog, verifyAuditChain, type ChainVerdict } from './audit-log';
+import { readAuditPage, verifyAuditLog } from './audit-log';
 
 /** Reads a tenant's audit trail, `<TENANTS_DIR>/<tenantId>/audit.log`. */
 @Injectable()
@@ -16,25 +15,21 @@ export class AuditService {
     private readonly config: Pick<ConfigType<typeof appConfig>, 'tenantsDir'>,
   ) {}
 
-  private async text(tenantId: string): Promise<string> {
+  private async reading<T>(tenantId: string, read: (dir: string) => Promise<T>): Promise<T> {
     const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
     try {
-      return await readFile(join(dir, AUDIT_FILE), 'utf8');
+      return await read(dir);
     } catch (error) {
-      const code = errnoCode(error);
-      if (code === 'ENOENT') return '';
-      throw new TenantStorageError(tenantId, code, 'read', AUDIT_FILE);
+      throw new TenantStorageError(tenantId, errnoCode(error), 'read', AUDIT_FILE);
     }
   }
 
   /** Up to `limit` entries with `seq` below `before`, newest first. */
-  async list(tenantId: string, limit: number, before?: number): Promise<AuditEntry[]> {
-    const entries = parseAuditLog(await this.text(tenantId));
-    const older = before === undefined ? entries : entries.filter((entry) => entry.seq < before);
-    return older.slice(-limit).reverse();
+  list(tenantId: string, limit: number, before?: number): Promise<AuditEntry[]> {
+    return this.reading(tenantId, (dir) => readAuditPage(dir, limit, before));
   }
 
-  async verify(tenantId: string): Promise<ChainVerdict> {
-    return verifyAuditChain(await this.text(tenantId));
+  verify(tenantId: string): Promise<ChainVerdict> {
+    return this.reading(tenantId, (dir) => verifyAuditLog(dir));
   }
 }

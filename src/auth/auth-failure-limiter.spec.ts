@@ -3,6 +3,11 @@ import { AuthFailureLimiter } from './auth-failure-limiter';
 describe('AuthFailureLimiter', () => {
   let now = 0;
   const limiter = () => new AuthFailureLimiter({ failureLimit: 3, failureWindowSeconds: 60 });
+  const fail = async (l: AuthFailureLimiter, address: string) => {
+    const retry = await l.admit(address);
+    if (retry === undefined) l.settle(address, true);
+    return retry;
+  };
 
   beforeEach(() => {
     now = 1_000_000;
@@ -13,36 +18,52 @@ describe('AuthFailureLimiter', () => {
     jest.restoreAllMocks();
   });
 
-  it('refuses an address after the limit until its window ends, then forgives it', () => {
+  it('refuses an address after the limit until its window ends, then forgives it', async () => {
     const l = limiter();
-    for (let i = 0; i < 3; i++) expect(l.admit('1.2.3.4')).toBeUndefined();
-    expect(l.admit('1.2.3.4')).toBe(60);
+    for (let i = 0; i < 3; i++) expect(await fail(l, '1.2.3.4')).toBeUndefined();
+    expect(await l.admit('1.2.3.4')).toBe(60);
+    expect(l.blockedFor('1.2.3.4')).toBe(60);
     now += 45_500;
-    expect(l.admit('1.2.3.4')).toBe(15);
+    expect(await l.admit('1.2.3.4')).toBe(15);
     now += 14_500;
-    expect(l.admit('1.2.3.4')).toBeUndefined();
+    expect(l.blockedFor('1.2.3.4')).toBeUndefined();
+    expect(await l.admit('1.2.3.4')).toBeUndefined();
   });
 
-  it('admits no more concurrent attempts than the limit, however many arrive at once', () => {
+  it('checks no more concurrent guesses than the limit, however many arrive at once', async () => {
     const l = limiter();
-    const admitted = Array.from({ length: 200 }, () => l.admit('a')).filter(
-      (retry) => retry === undefined,
+    let checked = 0;
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const retry = await l.admit('a');
+        if (retry !== undefined) return retry;
+        checked++;
+        await new Promise((resolve) => setImmediate(resolve));
+        l.settle('a', true);
+        return undefined;
+      }),
     );
-    expect(admitted).toHaveLength(3);
+    expect(checked).toBe(3);
+    expect(outcomes.filter((retry) => retry !== undefined)).toHaveLength(197);
   });
 
-  it('gives back the count of an attempt that authenticated', () => {
+  it('lets any number of concurrent callers that authenticate through', async () => {
     const l = limiter();
-    for (let i = 0; i < 10; i++) {
-      expect(l.admit('a')).toBeUndefined();
-      l.succeeded('a');
-    }
+    const outcomes = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const retry = await l.admit('a');
+        await new Promise((resolve) => setImmediate(resolve));
+        if (retry === undefined) l.settle('a', false);
+        return retry;
+      }),
+    );
+    expect(outcomes.every((retry) => retry === undefined)).toBe(true);
   });
 
-  it('counts each address on its own', () => {
+  it('counts each address on its own', async () => {
     const l = limiter();
-    for (let i = 0; i < 5; i++) l.admit('a');
-    expect(l.admit('a')).toBeGreaterThan(0);
-    expect(l.admit('b')).toBeUndefined();
+    for (let i = 0; i < 5; i++) await fail(l, 'a');
+    expect(await l.admit('a')).toBeGreaterThan(0);
+    expect(await l.admit('b')).toBeUndefined();
   });
 });

@@ -6,22 +6,28 @@ import { authConfig } from '../config/auth.config';
 /** Addresses tracked at once; the least recently seen are forgotten beyond this. */
 const MAX_TRACKED_CLIENTS = 100_000;
 
-interface Window {
-  readonly startedAt: number;
-  /** Failed attempts, and attempts still being checked (each counted as a failure until it succeeds). */
+interface Client {
+  /** Start of the current window. */
+  startedAt: number;
+  /** Failed authentications in the current window. */
   failures: number;
+  /** Attempts admitted and still being checked: each may yet be a failure. */
+  inFlight: number;
+  /** Attempts waiting for one of those to be decided. */
+  readonly waiting: Array<() => void>;
 }
 
 /**
  * Counts failed authentications per client address in fixed windows of AUTH_FAILURE_WINDOW
- * seconds. Past AUTH_FAILURE_LIMIT failures the address is refused until its window ends.
- * An attempt counts as a failure from the moment it is admitted, so that concurrent guesses
- * can never get more checks than the limit; one that authenticates gives its count back, so
- * callers that authenticate are never slowed.
+ * seconds; past AUTH_FAILURE_LIMIT failures the address is refused until its window ends.
+ * An attempt may be a failure until it is checked, so no more attempts are checked at once
+ * than failures remain allowed: the others wait their turn (microseconds, for callers whose
+ * credentials are good). Concurrent guesses therefore never get more checks than the limit,
+ * and callers that authenticate are never refused.
  */
 @Injectable()
 export class AuthFailureLimiter {
-  private readonly windows = new LruCache<string, Window>(MAX_TRACKED_CLIENTS);
+  private readonly clients = new LruCache<string, Client>(MAX_TRACKED_CLIENTS);
   private readonly limit: number;
   private readonly windowMs: number;
 
@@ -33,34 +39,50 @@ export class AuthFailureLimiter {
     this.windowMs = config.failureWindowSeconds * 1000;
   }
 
-  private current(client: string): Window | undefined {
-    const window = this.windows.get(client);
-    return window && Date.now() - window.startedAt < this.windowMs ? window : undefined;
+  private client(address: string): Client {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = { startedAt: Date.now(), failures: 0, inFlight: 0, waiting: [] };
+      this.clients.set(address, client);
+    } else if (Date.now() - client.startedAt >= this.windowMs) {
+      client.startedAt = Date.now();
+      client.failures = 0;
+    }
+    return client;
+  }
+
+  private retryAfter(client: Client): number {
+    return Math.max(1, Math.ceil((client.startedAt + this.windowMs - Date.now()) / 1000));
+  }
+
+  /** Seconds until `address` may try again, or undefined when it may now. Counts nothing. */
+  blockedFor(address: string): number | undefined {
+    const client = this.clients.get(address);
+    if (!client || Date.now() - client.startedAt >= this.windowMs) return undefined;
+    return client.failures >= this.limit ? this.retryAfter(client) : undefined;
   }
 
   /**
-   * Admits one attempt from `client`, counting it as a failure until `succeeded` says
-   * otherwise; or, past the limit, returns the seconds until it may try again.
+   * Admits one attempt from `address` once it can no longer take the address past the limit,
+   * or returns the seconds until it may try again. Every admitted attempt must be `settle`d.
    */
-  admit(client: string): number | undefined {
-    const retryAfter = this.blockedFor(client);
-    if (retryAfter !== undefined) return retryAfter;
-    const window = this.current(client);
-    if (window) window.failures++;
-    else this.windows.set(client, { startedAt: Date.now(), failures: 1 });
-    return undefined;
+  async admit(address: string): Promise<number | undefined> {
+    for (;;) {
+      const client = this.client(address);
+      if (client.failures >= this.limit) return this.retryAfter(client);
+      if (client.failures + client.inFlight < this.limit) {
+        client.inFlight++;
+        return undefined;
+      }
+      await new Promise<void>((resolve) => client.waiting.push(resolve));
+    }
   }
 
-  /** Seconds until `client` may try again, or undefined when it may now. Counts nothing. */
-  blockedFor(client: string): number | undefined {
-    const window = this.current(client);
-    if (!window || window.failures < this.limit) return undefined;
-    return Math.max(1, Math.ceil((window.startedAt + this.windowMs - Date.now()) / 1000));
-  }
-
-  /** The admitted attempt authenticated (or failed for a reason that is not the client's). */
-  succeeded(client: string): void {
-    const window = this.current(client);
-    if (window && window.failures > 0) window.failures--;
+  /** The admitted attempt was decided: a failed authentication, or not. */
+  settle(address: string, failed: boolean): void {
+    const client = this.client(address);
+    client.inFlight = Math.max(0, client.inFlight - 1);
+    if (failed) client.failures++;
+    for (const wake of client.waiting.splice(0)) wake();
   }
 }

@@ -50,20 +50,20 @@ export class AuthenticationGuard implements CanActivate {
         'credentials are required: send an X-API-Key header or a bearer token',
       );
     }
-    // Counted as a failure before it is checked: concurrent guesses never exceed the limit.
-    const retryAfter = this.failures.admit(client);
+    // Admitted only while it cannot take the address past the limit, even if every attempt
+    // being checked at the same time fails.
+    const retryAfter = await this.failures.admit(client);
     if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
     const tenantId = typeof request.params.tenantId === 'string' ? request.params.tenantId : '';
     try {
       request.principal = await offered[0].authenticate(request, tenantId);
     } catch (error) {
-      if (!(error instanceof InvalidCredentialsError)) {
-        this.failures.succeeded(client);
-        throw error;
-      }
+      const failed = error instanceof InvalidCredentialsError;
+      this.failures.settle(client, failed);
+      if (!failed) throw error;
       throw this.unauthorized(error.message, offered[0], error.challenge);
     }
-    this.failures.succeeded(client);
+    this.failures.settle(client, false);
     if (tenantId && !mayAdminister(request.principal, tenantId)) {
       throw new ForbiddenException(`these credentials are not valid for tenant "${tenantId}"`);
     }

@@ -1,11 +1,50 @@
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+
+const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = constants;
+
+/** How a file is opened: to read, to append, to read and write in place, or created anew. */
+export type FileMode = 'read' | 'append' | 'update' | 'create';
+
+const FLAGS: Record<FileMode, number> = {
+  read: O_RDONLY,
+  append: O_WRONLY | O_APPEND | O_CREAT,
+  update: O_RDWR,
+  create: O_WRONLY | O_CREAT | O_EXCL,
+};
+
+/** A file we were asked to use is not a regular file (a FIFO, a device, a directory). */
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREG';
+}
 
 /**
- * Writes `text` to `path`, opened with `flags` (`wx`: a new file; `a`: append) and mode 0600
- * when created, and fsyncs it before closing: once this resolves, the bytes are on disk.
+ * Opens `path` only if it is a regular file: a symlink is refused (`ELOOP`, O_NOFOLLOW) and so is
+ * a FIFO or device (O_NONBLOCK keeps a FIFO from tying up a thread-pool thread while it waits for
+ * a writer; fstat then refuses it). New files get mode 0600.
  */
-export async function writeAndSync(path: string, flags: 'wx' | 'a', text: string): Promise<void> {
-  const handle = await open(path, flags, 0o600);
+export async function openRegularFile(path: string, mode: FileMode): Promise<FileHandle> {
+  const handle = await open(path, FLAGS[mode] | O_NOFOLLOW | O_NONBLOCK, 0o600);
+  try {
+    if (!(await handle.stat()).isFile())
+      throw new NotRegularFileError(`${path} is not a regular file`);
+    return handle;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+/**
+ * Writes `text` to `path`, a new file (`create`) or the end of a regular one (`append`), and
+ * fsyncs it before closing: once this resolves, the bytes are on disk.
+ */
+export async function writeAndSync(
+  path: string,
+  mode: 'create' | 'append',
+  text: string,
+): Promise<void> {
+  const handle = await openRegularFile(path, mode);
   try {
     await handle.writeFile(text, 'utf8');
     await handle.sync();
