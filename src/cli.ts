@@ -10,6 +10,7 @@ import { ApiKeysService } from './api-keys/api-keys.service';
 import { AuditModule } from './audit/audit.module';
 import { AuditService } from './audit/audit.service';
 import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
+import { TenantFileInvalidError } from './api-keys/api-keys.errors';
 import { OPERATOR } from './auth/principal';
 import { AppConfigModule } from './config/config.module';
 
@@ -19,6 +20,8 @@ const USAGE = `usage: npm run keys -- <command>
                          creates a key and prints its token, once
   list <tenant>          lists the tenant's keys
   delete <tenant> <name> deletes a key
+  check <tenant>         checks the tenant's security.yml: line, column and reason
+                         of what is wrong (exit 1 if it is invalid)
   audit verify <tenant>  checks the audit trail's hash chain (exit 1 if broken)
 
 The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
@@ -91,6 +94,18 @@ async function run(argv: string[]): Promise<void> {
         await service.delete(args[0], args[1], OPERATOR_CALLER);
         process.stdout.write(`deleted API key "${args[1]}" from tenant "${args[0]}"\n`);
         break;
+      case 'check': {
+        if (!args[0]) throw new UsageError('check needs a tenant');
+        try {
+          const keys = await service.list(args[0]);
+          process.stdout.write(`${args[0]}/security.yml is valid: ${keys.length} keys\n`);
+        } catch (error) {
+          if (!(error instanceof TenantFileInvalidError)) throw error;
+          process.stdout.write(`${args[0]}/security.yml is INVALID: ${error.problem}\n`);
+          process.exitCode = 1;
+        }
+        break;
+      }
       case 'audit': {
         if (args[0] !== 'verify' || !args[1]) throw new UsageError('audit needs: verify <tenant>');
         const verdict = await app.get(AuditService).verify(args[1]);

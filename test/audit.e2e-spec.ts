@@ -1,11 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { startApp } from './support/app';
+import { runKeys } from './support/cli';
 import { handKey, sha256, TenantsFixture } from './support/tenants';
 
 const KEYS = '/api/acme/admin/apiKeys';
@@ -119,11 +117,7 @@ describe('audit trail (e2e)', () => {
 
   it('lets `keys audit verify` find a broken chain', async () => {
     await mutate();
-    const cli = join(process.cwd(), 'dist', 'cli.js');
-    const run = (tenant: string) =>
-      promisify(execFile)(process.execPath, [cli, 'audit', 'verify', tenant], {
-        env: { PATH: process.env.PATH, TENANTS_DIR: tenants.root },
-      });
+    const run = (tenant: string) => runKeys(tenants.root, ['audit', 'verify', tenant]);
     await expect(run('acme')).resolves.toMatchObject({
       stdout: expect.stringMatching(/3 entries, chain intact/),
     });

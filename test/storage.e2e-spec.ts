@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { startApp } from './support/app';
+import { runKeys } from './support/cli';
 import { handKey, sha256, TenantsFixture } from './support/tenants';
 
 const BASE = '/api/acme/admin/apiKeys';
@@ -15,6 +16,7 @@ describe('security.yml as the source of truth (e2e)', () => {
   let app: INestApplication<App>;
   const admin = handKey('admin', ['*']);
   const http = () => request(app.getHttpServer());
+  const keys = (...args: string[]) => runKeys(tenants.root, args);
 
   beforeEach(async () => {
     tenants = await TenantsFixture.create();
@@ -95,22 +97,45 @@ describe('security.yml as the source of truth (e2e)', () => {
       /maxAliases/,
     ],
   ])(
-    'answers 500 for %s, naming the problem, and never overwrites the file',
+    'answers 500 for %s saying only that the file is invalid, names the problem in `keys check`, and never overwrites the file',
     async (_what, text, problem) => {
       const content = text === 'DUP' ? `apiKeys:\n${admin.yaml}${admin.yaml}` : text;
       await tenants.write('acme', content);
       const create = await http().post(BASE).set('X-API-Key', admin.token).send({ name: 'x' });
       expect(create.status).toBe(500);
-      expect(create.body.detail).toMatch(problem);
       const list = await http().get(BASE).set('X-API-Key', admin.token);
       expect(list.status).toBe(500);
       expect(list.headers['content-type']).toMatch(/problem\+json/);
-      expect(list.body.detail).toMatch(problem);
-      expect(list.body.detail).toContain('acme/security.yml');
-      expect(list.body.detail).not.toContain(sha256(admin.token));
+      for (const detail of [create.body.detail, list.body.detail]) {
+        expect(detail).toMatch(/security\.yml of tenant "acme" is invalid/);
+        expect(detail).not.toMatch(problem);
+        expect(detail).not.toMatch(/line \d/);
+      }
+      const check = await keys('check', 'acme').catch(
+        (error: { code: number; stdout: string }) => error,
+      );
+      expect(check).toMatchObject({ code: 1, stdout: expect.stringMatching(problem) });
       expect(await tenants.read('acme')).toBe(content);
     },
   );
+
+  it("never shows a broken file's content to anyone, whatever the credential", async () => {
+    await tenants.write('acme', 'x: !<!Sup3rSecretPassw0rd> 1\napiKeys: []\n');
+    for (const token of [admin.token, `tak_${'A'.repeat(49)}`, 'anything']) {
+      const res = await http().get(BASE).set('X-API-Key', token);
+      expect(res.text).not.toContain('Sup3rSecret');
+    }
+    await expect(keys('check', 'acme')).rejects.toMatchObject({
+      code: 1,
+      stdout: expect.stringMatching(/line 1, column \d+: .*Sup3rSecretPassw0rd/),
+    });
+  });
+
+  it('says a valid file is valid in `keys check`', async () => {
+    await expect(keys('check', 'acme')).resolves.toMatchObject({
+      stdout: expect.stringMatching(/valid: 1 keys/),
+    });
+  });
 
   it('keeps other tenants working while one file is broken', async () => {
     const beta = handKey('admin', ['*']);
@@ -129,8 +154,10 @@ describe('security.yml as the source of truth (e2e)', () => {
 
   it('refuses a file over the size cap before parsing it', async () => {
     await tenants.write('acme', `apiKeys: []\n# ${'x'.repeat(17 * 1024 * 1024)}\n`);
-    const res = await http().get(BASE).set('X-API-Key', admin.token).expect(500);
-    expect(res.body.detail).toMatch(/exceeds/);
+    await http().get(BASE).set('X-API-Key', admin.token).expect(500);
+    await expect(keys('check', 'acme')).rejects.toMatchObject({
+      stdout: expect.stringMatching(/exceeds 16777216 bytes/),
+    });
   });
 
   it.each(['..', '.hidden', '%2E%2E', 'a%2Fb', 'a%00b', 'x'.repeat(65)])(

@@ -13,13 +13,19 @@ export class TenantNotFoundError extends Error {
   }
 }
 
-/** The tenant's security.yml cannot be used; it is left untouched. The message never quotes it. */
+/**
+ * The tenant's security.yml cannot be used; it is left untouched. The message, which callers
+ * see, only says so; `problem` (line, column, reason) is for the log and `keys check`.
+ */
 export class TenantFileInvalidError extends Error {
   constructor(
     readonly tenantId: string,
     readonly problem: string,
   ) {
-    super(`${tenantId}/security.yml is invalid: ${problem}`);
+    super(
+      `the security.yml of tenant "${tenantId}" is invalid and is left untouched; ` +
+        `\`npm run keys -- check ${tenantId}\` tells where and why`,
+    );
   }
 }
 

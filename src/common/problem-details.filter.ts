@@ -9,6 +9,7 @@ import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import {
   TenantBusyError,
+  TenantChangeTooLargeError,
   TenantFileInvalidError,
   TenantNotFoundError,
   TenantStorageError,
@@ -77,8 +78,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return { status: 503, detail: exception.message, headers };
     }
     if (exception instanceof TenantNotFoundError) return { status: 404, detail: exception.message };
+    if (exception instanceof TenantChangeTooLargeError) {
+      return { status: 507, detail: exception.message };
+    }
     if (exception instanceof TenantFileInvalidError) {
-      this.logger.warn(exception.message);
+      this.logger.warn(`${exception.tenantId}/security.yml is invalid: ${exception.problem}`);
       return { status: 500, detail: exception.message };
     }
     if (exception instanceof TenantStorageError) {
