@@ -145,6 +145,45 @@ describe('security.yml format', () => {
   });
 });
 
+describe('writing back what was read', () => {
+  it('keeps anchors and aliases of other sections as written, not expanded', () => {
+    const big = Array.from({ length: 200 }, (_, i) => `    - "item-${i}"`).join('\n');
+    const aliases = Array.from({ length: 300 }, (_, i) => `  use${i}: *shared`).join('\n');
+    const text = `defaults: &shared\n  list:\n${big}\n  name: &name "n"\nusers:\n${aliases}\n  who: *name\napiKeys:\n  - name: a\n    hash: ${HASH}\n`;
+    const doc = parseSecurityFile(text);
+    const rendered = renderSecurityFile(doc);
+    expect(rendered.length).toBeLessThan(text.length * 1.5);
+    expect(rendered).toContain('&shared');
+    expect(rendered).toContain('*name');
+    const again = parseSecurityFile(rendered);
+    expect((again.sections.users as Record<string, unknown>).use299).toEqual(doc.sections.defaults);
+    expect(again.entries.map((e) => e.key)).toEqual(doc.entries.map((e) => e.key));
+  });
+
+  it('writes an entry whose data aliases an anchor of another section in full, and reads it back', () => {
+    const text = `common: &perms ["tenant.apiKey:read"]\napiKeys:\n  - name: a\n    hash: ${HASH}\n    permissions: *perms\n`;
+    const rendered = renderSecurityFile(parseSecurityFile(text));
+    expect(parseSecurityFile(rendered).entries[0].key.permissions).toEqual(['tenant.apiKey:read']);
+  });
+
+  it('falls back to the values when another section aliases an anchor inside apiKeys', () => {
+    const text = `apiKeys:\n  - name: a\n    hash: ${HASH}\n    labels: &l {team: x}\nowner: *l\n`;
+    const rendered = renderSecurityFile(parseSecurityFile(text));
+    expect(parseSecurityFile(rendered).sections.owner).toEqual({ team: 'x' });
+  });
+
+  it('renders a string of several megabytes without exhausting the stack', () => {
+    const long = `${'x'.repeat(5_000_000)}\u007f"\\`;
+    const doc = parseSecurityFile(
+      `notes: ${JSON.stringify(long)}\napiKeys:\n  - name: a\n    hash: ${HASH}\n    memo: ${JSON.stringify(long)}\n`,
+    );
+    const rendered = renderSecurityFile(doc);
+    const again = parseSecurityFile(rendered);
+    expect(again.sections.notes).toBe(long);
+    expect(again.entries[0].raw.memo).toBe(long);
+  });
+});
+
 describe('renderSecurityFile', () => {
   const wholeDump = (doc: ReturnType<typeof parseSecurityFile>) =>
     dump(

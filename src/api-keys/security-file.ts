@@ -1,13 +1,22 @@
 import {
+  constructFromEvents,
+  CORE_SCHEMA,
+  type Document,
+  DUMP_SCHEMA,
+  dump,
   EVENT_ID,
   type Event,
-  dump,
+  eventsToAst,
   getScalarValue,
-  loadAll,
   parseEvents,
+  present,
+  SCALAR_STYLE,
+  type ScalarStyle,
+  visit,
   YAMLException,
 } from 'js-yaml';
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { type ApiKey, HASH_PATTERN, KEY_NAME_PATTERN, PERMISSION_PATTERN } from './api-key';
 
 /** Files above this size are refused before parsing. 10,000 keys take about 2.5 MB. */
@@ -29,6 +38,12 @@ export interface StoredEntry {
 export interface SecurityDocument {
   readonly sections: Readonly<Mapping>;
   readonly entries: readonly StoredEntry[];
+  /**
+   * The other sections as written, anchors and aliases included, with a stand-in where
+   * `apiKeys` goes: present only when they use anchors, which a rewrite keeps rather than
+   * expanding every alias into a copy.
+   */
+  readonly layout?: Document;
 }
 
 /** Why a security.yml cannot be used, as "line N: field: what is wrong", never quoting the file. */
@@ -46,9 +61,11 @@ function field(mapping: Mapping, name: string): unknown {
 
 /** Parses and validates the text of a security.yml. Throws SecurityFileError. */
 export function parseSecurityFile(text: string): SecurityDocument {
+  let events: Event[];
   let documents: unknown[];
   try {
-    documents = loadAll(text, LOAD_LIMITS);
+    events = parseEvents(text, { maxDepth: LOAD_LIMITS.maxDepth });
+    documents = constructFromEvents(events, { source: text, maxAliases: LOAD_LIMITS.maxAliases });
   } catch (error) {
     if (error instanceof YAMLException) {
       const where = error.mark
@@ -84,7 +101,59 @@ export function parseSecurityFile(text: string): SecurityDocument {
     hashes.set(entry.key.hash, index);
     entries.push(entry);
   });
-  return { sections: root, entries };
+  return { sections: root, entries, layout: layoutOf(text, events) };
+}
+
+/** The placeholder that stands for the key list while the other sections are rendered. */
+function placeholderItem(): { key: Document['contents']; value: Document['contents'] } {
+  const scalar = (value: string, style: ScalarStyle) => ({
+    kind: 'scalar' as const,
+    tag: 'tag:yaml.org,2002:str',
+    tagged: false,
+    style,
+    value,
+  });
+  return {
+    key: scalar('apiKeys', SCALAR_STYLE.PLAIN),
+    value: scalar(PLACEHOLDER, SCALAR_STYLE.DOUBLE_QUOTED),
+  };
+}
+
+/**
+ * The other sections as an AST, when they hold anchors or aliases (else undefined): built from
+ * the parser's events with the `apiKeys` pair left out, the placeholder put in its place.
+ */
+function layoutOf(text: string, events: Event[]): Document | undefined {
+  const anchored = events.some(
+    (event) => event.type === EVENT_ID.ALIAS || ('anchorStart' in event && event.anchorStart >= 0),
+  );
+  const root = events.findIndex((e) => e.type === EVENT_ID.MAPPING);
+  if (!anchored || root < 0) return undefined;
+  let index = root + 1;
+  let at = -1;
+  let pairs = 0;
+  const kept: Event[] = events.slice(0, index);
+  while (index < events.length && events[index].type !== EVENT_ID.POP) {
+    const key = events[index];
+    const value = skipNode(events, index);
+    const end = skipNode(events, value);
+    if (key.type === EVENT_ID.SCALAR && getScalarValue(text, key) === 'apiKeys') at = pairs;
+    else {
+      kept.push(...events.slice(index, end));
+      pairs++;
+    }
+    index = end;
+  }
+  kept.push(...events.slice(index));
+  let layout: Document;
+  try {
+    [layout] = eventsToAst(kept, { source: text, schema: CORE_SCHEMA });
+  } catch {
+    return undefined; // an alias into apiKeys: the sections are rendered from their values
+  }
+  if (layout.contents?.kind !== 'mapping') return undefined;
+  layout.contents.items.splice(at < 0 ? pairs : at, 0, placeholderItem() as never);
+  return layout;
 }
 
 function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
@@ -145,6 +214,50 @@ const PLACEHOLDER_LINE = dump({ apiKeys: PLACEHOLDER }, DUMP_OPTIONS);
 const renderedEntries = new WeakMap<object, string>();
 const renderedSections = new WeakMap<object, readonly [string, string]>();
 
+/**
+ * Scalars longer than this are written by us, as JSON strings (valid YAML double-quoted
+ * scalars): js-yaml's style checks run regular expressions that overflow the stack on
+ * strings of a few hundred kilobytes.
+ */
+const LONG_SCALAR = 4096;
+/** Characters YAML does not allow unescaped, which JSON.stringify leaves as they are. */
+const NOT_PRINTABLE = /[\x7f-\x84\x86-\x9f\ufffe\uffff]/g;
+const LONG_TOKEN = new RegExp(`"${PLACEHOLDER}_(\\d+)"`, 'g');
+
+/** Renders `documents` with long scalars written as escaped JSON strings, not by js-yaml. */
+function presentSafely(documents: Document[], render: (documents: Document[]) => string): string {
+  const long: string[] = [];
+  visit(documents, (node, context) => {
+    if (node.kind !== 'scalar' || context.isKey || node.value.length <= LONG_SCALAR) return;
+    long.push(node.value);
+    node.value = `${PLACEHOLDER}_${long.length - 1}`;
+    node.style = SCALAR_STYLE.DOUBLE_QUOTED;
+  });
+  const text = render(documents);
+  if (long.length === 0) return text;
+  return text.replace(LONG_TOKEN, (_token, index: string) =>
+    JSON.stringify(long[Number(index)]).replace(
+      NOT_PRINTABLE,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
+  );
+}
+
+/** js-yaml's dump of `value` with our options, safe for long strings. */
+function dumpSafely(value: unknown, noRefs: boolean): string {
+  let text = '';
+  dump(value, {
+    ...DUMP_OPTIONS,
+    noRefs,
+    transform: (documents) => {
+      text = presentSafely(documents, (docs) =>
+        present(docs, { ...DUMP_OPTIONS, schema: DUMP_SCHEMA }),
+      );
+    },
+  });
+  return text;
+}
+
 /** Printable ASCII that needs no escape inside double quotes: exactly as js-yaml writes it. */
 const PLAIN_QUOTABLE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const KNOWN_FIELDS = new Set(['name', 'enabled', 'permissions', 'hash', 'createdAt', 'updatedAt']);
@@ -182,34 +295,83 @@ function renderKnownEntry(raw: Readonly<Mapping>): string | undefined {
 function renderEntry(entry: StoredEntry): string {
   let text = renderedEntries.get(entry.raw);
   if (text === undefined) {
+    // Aliases inside an entry are written out in full: each entry is rendered on its own.
     text =
       renderKnownEntry(entry.raw) ??
-      dump({ apiKeys: [entry.raw] }, DUMP_OPTIONS).slice('apiKeys:\n'.length);
+      dumpSafely({ apiKeys: [entry.raw] }, true).slice('apiKeys:\n'.length);
     renderedEntries.set(entry.raw, text);
   }
   return text;
 }
 
-/** The other sections, rendered once, split where the `apiKeys` list goes. */
-function renderSections(sections: Readonly<Mapping>): readonly [string, string] {
-  let parts = renderedSections.get(sections);
+/** `text`, split at the placeholder line where the key list goes. */
+function splitAtPlaceholder(text: string): readonly [string, string] {
+  const at = text.startsWith(PLACEHOLDER_LINE) ? 0 : text.indexOf(`\n${PLACEHOLDER_LINE}`) + 1;
+  if (at < 0 || text.indexOf(PLACEHOLDER_LINE, at) !== at) {
+    throw new SecurityFileError('the other top-level sections cannot be written back');
+  }
+  return [text.slice(0, at), text.slice(at + PLACEHOLDER_LINE.length)];
+}
+
+/**
+ * Whether `parts` read back within the limits, and, for sections without anchors (whose data is
+ * no larger than their text), as the same data: checked once per set of sections, before any
+ * write. Sections with anchors are not compared value by value, which would walk every alias.
+ */
+function readsBack(parts: readonly [string, string], document: SecurityDocument): boolean {
+  try {
+    const again = parseSecurityFile(`${parts[0]}apiKeys: []\n${parts[1]}`).sections;
+    if (document.layout) return true;
+    const { apiKeys: _mine, ...others } = document.sections;
+    const { apiKeys: _again, ...othersAgain } = again;
+    return isDeepStrictEqual(othersAgain, others);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The other sections, rendered once, split where the `apiKeys` list goes: from their layout
+ * when they use anchors (kept as written, not expanded), else from their values. Either way
+ * the result is parsed back once and compared, so a rewrite never writes what it cannot read.
+ */
+function renderSections(document: SecurityDocument): readonly [string, string] {
+  let parts = renderedSections.get(document.sections);
   if (parts === undefined) {
-    const text = dump({ ...sections, apiKeys: PLACEHOLDER }, DUMP_OPTIONS);
-    const at = text.startsWith(PLACEHOLDER_LINE) ? 0 : text.indexOf(`\n${PLACEHOLDER_LINE}`) + 1;
-    parts = [text.slice(0, at), text.slice(at + PLACEHOLDER_LINE.length)];
-    renderedSections.set(sections, parts);
+    const layout = document.layout && structuredClone(document.layout);
+    const candidates = [
+      ...(layout
+        ? [
+            () =>
+              presentSafely([layout], (docs) =>
+                present(docs, { ...DUMP_OPTIONS, forceQuotes: false, schema: DUMP_SCHEMA }),
+              ),
+          ]
+        : []),
+      () => dumpSafely({ ...document.sections, apiKeys: PLACEHOLDER }, false),
+    ];
+    for (const render of candidates) {
+      const split = splitAtPlaceholder(render());
+      if (readsBack(split, document)) {
+        parts = split;
+        break;
+      }
+    }
+    if (!parts) throw new SecurityFileError('the other top-level sections cannot be written back');
+    renderedSections.set(document.sections, parts);
   }
   return parts;
 }
 
 /**
  * The YAML text of a security.yml: the other sections as they were, `apiKeys` in its place.
- * The same text as one js-yaml dump of the whole document (except that data shared between
- * entries through YAML aliases is written out in each), but each entry and the other sections
- * are rendered once and reused, so a rewrite costs what changed, not the whole file.
+ * The same text as one js-yaml dump of the whole document (except that data shared through
+ * YAML aliases is kept as anchors in the other sections and written out in full in entries),
+ * but each entry and the other sections are rendered once and reused, so a rewrite costs what
+ * changed, not the whole file.
  */
 export function renderSecurityFile(document: SecurityDocument): string {
-  const [before, after] = renderSections(document.sections);
+  const [before, after] = renderSections(document);
   const list =
     document.entries.length === 0
       ? 'apiKeys: []\n'

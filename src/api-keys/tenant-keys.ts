@@ -59,7 +59,7 @@ export class TenantKeys {
         byName.delete(name);
       }
     }
-    const document = { sections: this.document.sections, entries: [...byName.values()] };
+    const document = { ...this.document, entries: [...byName.values()] };
     return new TenantKeys(document, byName, byHash);
   }
 }

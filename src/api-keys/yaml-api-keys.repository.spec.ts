@@ -139,7 +139,7 @@ describe('YamlApiKeysRepository', () => {
       .change('acme', (keys) => keys.put(key('b', 2)))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TenantFileInvalidError);
-    expect((error as Error).message).toMatch(/line 2: apiKeys\[0\]\.hash/);
+    expect((error as TenantFileInvalidError).problem).toMatch(/line 2: apiKeys\[0\]\.hash/);
     await expect(repository.findByHash('acme', hash(2))).rejects.toBeInstanceOf(
       TenantFileInvalidError,
     );
