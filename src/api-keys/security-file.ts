@@ -322,9 +322,9 @@ function readsBack(parts: readonly [string, string], document: SecurityDocument)
   try {
     const again = parseSecurityFile(`${parts[0]}apiKeys: []\n${parts[1]}`).sections;
     if (document.layout) return true;
-    const { apiKeys: _mine, ...others } = document.sections;
-    const { apiKeys: _again, ...othersAgain } = again;
-    return isDeepStrictEqual(othersAgain, others);
+    const others = (sections: Readonly<Mapping>) =>
+      Object.entries(sections).filter(([name]) => name !== 'apiKeys');
+    return isDeepStrictEqual(others(again), others(document.sections));
   } catch {
     return false;
   }

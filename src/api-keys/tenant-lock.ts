@@ -1,5 +1,7 @@
 import * as fs from 'node:fs';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { lock } from 'proper-lockfile';
 import {
@@ -95,8 +97,9 @@ export async function withTenantLock<T>(
       });
     } catch (error) {
       const code = errnoCode(error);
-      if (code === 'ENOENT') throw new TenantNotFoundError(tenantId);
-      if (code !== 'ELOCKED') throw new TenantStorageError(tenantId, code);
+      // ENOENT: the folder is gone, or the lock we were taking was taken over meanwhile.
+      if (code === 'ENOENT' && !existsSync(dirname(file))) throw new TenantNotFoundError(tenantId);
+      if (code !== 'ELOCKED' && code !== 'ENOENT') throw new TenantStorageError(tenantId, code);
       if (Date.now() >= deadline) {
         throw new TenantBusyError(tenantId, Math.ceil(LOCK_STALE_MS / 1000));
       }

@@ -226,12 +226,13 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
         const text = renderSecurityFile(keys.document);
         assertReadableBack(tenantId, text);
         if (draft.events.length > 0) audit ??= await this.openAudit(tenantId, dir);
-        const signature = await this.install(tenantId, dir, text, base.signature, lock, {
+        const stored = await this.install(tenantId, dir, text, base.signature, lock, {
           writer: audit,
           events: draft.events,
         });
-        if (signature) {
-          this.cache.set(tenantId, { signature, keys });
+        if (stored) {
+          if (stored.signature) this.cache.set(tenantId, { signature: stored.signature, keys });
+          else this.cache.delete(tenantId);
           return outcomes;
         }
       }
@@ -252,8 +253,9 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   /**
    * Writes `text` beside security.yml, appends the audit lines, and renames it into place if the
    * file still has `signature` and the lock is still ours: checked last, right before the rename.
-   * Returns the new file's signature, or undefined when the file had changed; then nothing is
-   * stored and the audit lines are taken back, as they are when anything fails.
+   * Returns the new file's signature (none if it was replaced again at once), or undefined when
+   * the file had changed; then nothing is stored and the audit lines are taken back, as they are
+   * when anything fails.
    */
   private async install(
     tenantId: string,
@@ -262,29 +264,36 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     signature: string,
     lock: HeldLock,
     audit: { readonly writer?: AuditLogWriter; readonly events: readonly AuditEvent[] },
-  ): Promise<string | undefined> {
+  ): Promise<{ signature?: string } | undefined> {
     const file = join(dir, SECURITY_FILE);
     const temp = join(dir, tempFileName());
     let appended: AuditAppend | undefined;
-    try {
-      await this.removeOrphanedTempFiles(dir);
-      await writeAndSync(temp, 'create', text);
-      if (signatureNow(file) !== signature) return undefined;
-      if (audit.writer && audit.events.length > 0) {
-        appended = await audit.writer.append(
-          audit.events,
-          new Date().toISOString(),
-          basename(temp),
-        );
-      }
+    const assertLockHeld = async () => {
       if (!(await lock.stillHeld())) {
         throw new TenantBusyError(tenantId, 1, 'lost its lock to another process mid-write');
       }
+    };
+    let installed: bigint;
+    let after: BigIntStats | undefined;
+    try {
+      await assertLockHeld(); // before anything is written, the audit log included
+      await this.removeOrphanedTempFiles(dir);
+      await writeAndSync(temp, 'create', text);
+      installed = lstatSync(temp, { bigint: true }).ino;
+      if (signatureNow(file) !== signature) return undefined;
+      if (audit.writer && audit.events.length > 0) {
+        const time = new Date().toISOString();
+        appended = await audit.writer.append(audit.events, time, basename(temp));
+      }
+      await assertLockHeld();
       if (signatureNow(file) !== signature) return undefined;
       await rename(temp, file);
+      after = lstatSync(file, { bigint: true, throwIfNoEntry: false });
       appended = undefined;
     } catch (error) {
       if (error instanceof TenantBusyError) throw error;
+      // A writer that took the lock over may have removed our temp file as a dead writer's.
+      await assertLockHeld();
       throw storageError(tenantId, error, 'update');
     } finally {
       if (appended) {
@@ -300,7 +309,9 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     await syncDirectory(dir).catch((error: unknown) => {
       this.logger.error(`could not fsync the folder of ${tenantId}: ${errnoCode(error)}`);
     });
-    return signatureNow(file);
+    // Taken right after the rename, and only if the file is still ours: an editor's rename
+    // that landed since must not be mistaken for what we wrote.
+    return { signature: after?.ino === installed ? signatureOf(after) : undefined };
   }
 
   /** The tenant's keys as the file holds them now. */
