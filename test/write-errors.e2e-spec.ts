@@ -1,12 +1,14 @@
 import type { INestApplication } from '@nestjs/common';
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { link, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { lock } from 'proper-lockfile';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { LOCK_STALE_MS } from '../src/api-keys/tenant-lock';
 import { startApp } from './support/app';
+import { runKeys } from './support/cli';
 import { makeReadOnly } from './support/read-only-dir';
 import { handKey, TenantsFixture } from './support/tenants';
 
@@ -86,6 +88,57 @@ describe('write errors (e2e, a full disk)', () => {
         expect(res.text).not.toMatch(/tak_/);
         expect(await tenants.read('acme')).toBe(before);
         expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+        // What was answered is what is stored: no key, and no audit line for it.
+        const list = await request(app.getHttpServer())
+          .get('/api/acme/admin/apiKeys')
+          .set('X-API-Key', admin.token)
+          .expect(200);
+        expect(list.body.map((key: { name: string }) => key.name)).toEqual(['admin']);
+        const audit = await readFile(join(dir, 'audit.log'), 'utf8').catch(() => '');
+        expect(audit).not.toContain('"key":"x"');
+        await expect(runKeys(tenants.root, ['audit', 'verify', 'acme'])).resolves.toBeDefined();
+      } finally {
+        await app.close();
+        await run('umount', [dir]);
+        await tenants.remove();
+      }
+    },
+  );
+  asRoot(
+    'answers 507 and stores nothing when the new file fits but its audit line does not',
+    async () => {
+      const tenants = await TenantsFixture.create();
+      const admin = handKey('admin', ['*']);
+      await tenants.addTenant('acme');
+      const dir = tenants.file('acme', '');
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir]);
+      const app = await startApp({ TENANTS_DIR: tenants.root });
+      try {
+        await writeFile(tenants.file('acme'), `apiKeys:\n${admin.yaml}`);
+        // A second name for the file (a backup, a checkout) keeps its page when it is replaced.
+        await link(tenants.file('acme'), join(dir, 'security.yml.orig'));
+        // Leave exactly one page free: room for the new security.yml, none for anything else.
+        const { bavail, bsize } = await statfs(dir);
+        await writeFile(join(dir, 'filler'), Buffer.alloc((bavail - 1) * bsize));
+        const before = await tenants.read('acme');
+        const res = await request(app.getHttpServer())
+          .post('/api/acme/admin/apiKeys')
+          .set('X-API-Key', admin.token)
+          .send({ name: 'x' });
+        expect(res.status).toBe(507);
+        expect(res.text).not.toMatch(/tak_/);
+        expect(await tenants.read('acme')).toBe(before);
+        const audit = await readFile(join(dir, 'audit.log'), 'utf8').catch(() => '');
+        expect(audit).not.toContain('"key":"x"');
+        await rm(join(dir, 'filler'));
+        await request(app.getHttpServer())
+          .post('/api/acme/admin/apiKeys')
+          .set('X-API-Key', admin.token)
+          .send({ name: 'x' })
+          .expect(201);
+        await expect(runKeys(tenants.root, ['audit', 'verify', 'acme'])).resolves.toMatchObject({
+          stdout: expect.stringMatching(/1 entries, chain intact/),
+        });
       } finally {
         await app.close();
         await run('umount', [dir]);
