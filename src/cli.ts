@@ -12,7 +12,9 @@ import { AuditService } from './audit/audit.service';
 import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
 import { TenantFileInvalidError } from './api-keys/api-keys.errors';
 import { OPERATOR } from './auth/principal';
+import { applyFile, editInEditor } from './cli/hand-edits';
 import { AppConfigModule } from './config/config.module';
+import { editorCommand } from './config/editor';
 
 const USAGE = `usage: npm run keys -- <command>
 
@@ -22,6 +24,9 @@ const USAGE = `usage: npm run keys -- <command>
   delete <tenant> <name> deletes a key
   check <tenant>         checks the tenant's security.yml: line, column and reason
                          of what is wrong (exit 1 if it is invalid)
+  edit <tenant>          edits security.yml safely: $VISUAL or $EDITOR on a copy,
+                         validated on save, installed under the lock (like visudo)
+  apply <tenant> <file>  validates <file> (e.g. from Git), then installs it under the lock
   audit verify <tenant>  checks the audit trail's hash chain (exit 1 if broken)
 
 The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
@@ -94,6 +99,16 @@ async function run(argv: string[]): Promise<void> {
         await service.delete(args[0], args[1], OPERATOR_CALLER);
         process.stdout.write(`deleted API key "${args[1]}" from tenant "${args[0]}"\n`);
         break;
+      case 'apply':
+        if (!args[0] || !args[1]) throw new UsageError('apply needs a tenant and a file');
+        process.stdout.write(`${await applyFile(service, args[0], args[1], OPERATOR_CALLER)}\n`);
+        break;
+      case 'edit': {
+        if (!args[0]) throw new UsageError('edit needs a tenant');
+        const edited = await editInEditor(service, args[0], OPERATOR_CALLER, editorCommand());
+        process.stdout.write(`${edited}\n`);
+        break;
+      }
       case 'check': {
         if (!args[0]) throw new UsageError('check needs a tenant');
         try {

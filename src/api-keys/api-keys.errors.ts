@@ -64,3 +64,10 @@ export class TenantChangeTooLargeError extends Error {
     super(`the change was refused, nothing was written: ${tenantId}/security.yml ${problem}`);
   }
 }
+
+/** What was to be replaced changed meanwhile (someone else wrote the tenant); nothing was written. */
+export class TenantChangedError extends Error {
+  constructor(readonly tenantId: string) {
+    super(`the keys of tenant "${tenantId}" changed meanwhile; nothing was written`);
+  }
+}

@@ -1,5 +1,6 @@
 import type { AuditEvent } from '../audit/audit-entry';
 import type { ApiKey } from './api-key';
+import type { SecurityDocument } from './security-file';
 
 /** The keys of one tenant as a change sees them; what it does is applied only if it returns. */
 export interface ApiKeyChanges {
@@ -33,4 +34,20 @@ export abstract class ApiKeysRepository {
    * one tenant never interleave.
    */
   abstract change<T>(tenantId: string, change: (keys: ApiKeyChanges) => T): Promise<T>;
+
+  /** The tenant's keys and other sections as a security.yml text. */
+  abstract exportText(tenantId: string): Promise<string>;
+
+  /**
+   * Replaces everything the tenant holds with `next`, a validated security.yml (kept as written
+   * where the storage can), recording the events `audit` derives from the keys before and after,
+   * in one write. With `expectedText`, only if the tenant still exports exactly that text
+   * (TenantChangedError otherwise). A tenant whose current file is invalid may be replaced.
+   */
+  abstract replaceAll(
+    tenantId: string,
+    next: { readonly text: string; readonly document: SecurityDocument },
+    audit: (before: readonly ApiKey[], after: readonly ApiKey[]) => AuditEvent[],
+    expectedText?: string,
+  ): Promise<void>;
 }

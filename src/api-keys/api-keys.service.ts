@@ -17,6 +17,7 @@ import {
 } from './api-key';
 import { hashToken, mintToken } from './api-key-token';
 import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
+import { parseSecurityFile } from './security-file';
 
 export interface NewApiKey {
   readonly name: string;
@@ -104,6 +105,32 @@ export class ApiKeysService {
     });
   }
 
+  /** The tenant's keys and other sections as a security.yml text. */
+  exportText(tenantId: string): Promise<string> {
+    return this.repository.exportText(tenantId);
+  }
+
+  /**
+   * Installs `text`, a whole security.yml, as the tenant's keys: validated first (a
+   * SecurityFileError says where and why), then written in one change with an audit line for
+   * each key it creates, changes or deletes. With `expectedText`, only if the tenant has not
+   * changed since that text was read.
+   */
+  async replaceAll(
+    tenantId: string,
+    text: string,
+    caller: Caller,
+    expectedText?: string,
+  ): Promise<void> {
+    const document = parseSecurityFile(text);
+    await this.repository.replaceAll(
+      tenantId,
+      { text, document },
+      (before, after) => replacementEvents(caller, before, after),
+      expectedText,
+    );
+  }
+
   /** Deletes the key; with `ifMatch`, only if it still matches. */
   async delete(tenantId: string, name: string, caller: Caller, ifMatch?: IfMatch): Promise<void> {
     await this.repository.change(tenantId, (keys) => {
@@ -113,6 +140,32 @@ export class ApiKeysService {
       keys.record(auditEvent(caller, 'delete', current, undefined));
     });
   }
+}
+
+/** One audit event per key that `after` adds, changes or removes compared with `before`. */
+function replacementEvents(
+  caller: Caller,
+  before: readonly ApiKey[],
+  after: readonly ApiKey[],
+): AuditEvent[] {
+  const previous = new Map(before.map((key) => [key.name, key]));
+  const events: AuditEvent[] = [];
+  for (const key of after) {
+    const old = previous.get(key.name);
+    previous.delete(key.name);
+    if (!old) {
+      events.push(auditEvent(caller, 'create', undefined, key));
+      continue;
+    }
+    const event = auditEvent(caller, 'update', old, key);
+    if (old.hash !== key.hash) {
+      events.push({ ...event, changes: { ...event.changes, token: { from: 'old', to: 'new' } } });
+    } else if (Object.keys(event.changes).length > 0) {
+      events.push(event);
+    }
+  }
+  for (const old of previous.values()) events.push(auditEvent(caller, 'delete', old, undefined));
+  return events;
 }
 
 /** The key as the change sees it: 404 when it is gone, 412 when it changed since `ifMatch`. */

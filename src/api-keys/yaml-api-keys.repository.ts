@@ -13,6 +13,7 @@ import { type ApiKey, isTenantId } from './api-key';
 import {
   errnoCode,
   TenantBusyError,
+  TenantChangedError,
   TenantChangeTooLargeError,
   TenantFileInvalidError,
   TenantNotFoundError,
@@ -23,6 +24,7 @@ import {
   EMPTY_SECURITY_DOCUMENT,
   MAX_SECURITY_FILE_BYTES,
   renderSecurityFile,
+  type SecurityDocument,
   SecurityFileError,
 } from './security-file';
 import { SecurityFileParser } from './security-file-parser';
@@ -312,6 +314,69 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     // Taken right after the rename, and only if the file is still ours: an editor's rename
     // that landed since must not be mistaken for what we wrote.
     return { signature: after?.ino === installed ? signatureOf(after) : undefined };
+  }
+
+  async exportText(tenantId: string): Promise<string> {
+    const dir = await existingTenantDir(this.root, tenantId);
+    try {
+      const handle = await openRegularFile(join(dir, SECURITY_FILE), 'read');
+      try {
+        return await handle.readFile('utf8');
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return '';
+      throw storageError(tenantId, error, 'read');
+    }
+  }
+
+  async replaceAll(
+    tenantId: string,
+    next: { readonly text: string; readonly document: SecurityDocument },
+    audit: (before: readonly ApiKey[], after: readonly ApiKey[]) => AuditEvent[],
+    expectedText?: string,
+  ): Promise<void> {
+    assertReadableBack(tenantId, next.text);
+    const dir = await existingTenantDir(this.root, tenantId);
+    const file = join(dir, SECURITY_FILE);
+    const keys = TenantKeys.of(next.document);
+    await withTenantLock(
+      tenantId,
+      file,
+      async (lock) => {
+        for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+          const signature = signatureNow(file);
+          if (expectedText !== undefined && (await this.exportText(tenantId)) !== expectedText) {
+            throw new TenantChangedError(tenantId);
+          }
+          // The operator replaces a file the service refuses to use; its keys count as none.
+          const before = await this.read(tenantId).then(
+            (current) => current.keys.list(),
+            (error: unknown) => {
+              if (error instanceof TenantFileInvalidError) return [];
+              throw error;
+            },
+          );
+          const events = audit(before, keys.list());
+          const writer = events.length > 0 ? await this.openAudit(tenantId, dir) : undefined;
+          try {
+            const stored = await this.install(tenantId, dir, next.text, signature, lock, {
+              writer,
+              events,
+            });
+            if (stored) {
+              if (stored.signature) this.cache.set(tenantId, { signature: stored.signature, keys });
+              return;
+            }
+          } finally {
+            await writer?.close();
+          }
+        }
+        throw new TenantBusyError(tenantId, 1, 'kept changing while it was being written');
+      },
+      (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
+    );
   }
 
   /** The tenant's keys as the file holds them now. */
