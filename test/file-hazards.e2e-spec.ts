@@ -54,6 +54,31 @@ describe('files that are not what they should be (e2e)', () => {
     expect((await stat(tenants.file('f1'))).isFIFO()).toBe(true);
   });
 
+  it('keeps answering other requests while an 8 MB file is being parsed', async () => {
+    const entries = Array.from(
+      { length: 60_000 },
+      (_, i) =>
+        `  - name: "bulk-${i}"\n    hash: "${sha256(`bulk-${i}`)}"\n    permissions: ["tenant.apiKey:read"]\n`,
+    ).join('');
+    await tenants.write('acme', `apiKeys:\n${admin.yaml}${entries}`);
+    let pending = true;
+    const big = http()
+      .get(`${BASE}/admin`)
+      .set('X-API-Key', admin.token)
+      .then((res) => {
+        pending = false;
+        return res;
+      });
+    let answered = 0;
+    while (pending) {
+      await http().get('/api/beta/admin/apiKeys').set('X-API-Key', beta.token).expect(200);
+      if (pending) answered++;
+    }
+    expect((await big).status).toBe(200);
+    // Parsed on the event loop, the file would let through only what fits in its read.
+    expect(answered).toBeGreaterThan(20);
+  }, 60_000);
+
   it("never serves another tenant's keys through a symlinked security.yml", async () => {
     await tenants.addTenant('thief');
     await symlink(tenants.file('beta'), tenants.file('thief'));
