@@ -49,6 +49,25 @@ describe('Request bodies, unknown routes and problem details (e2e)', () => {
     },
   );
 
+  it.each([1_000, 10_000, 49_000, 100_000])(
+    'answers 4xx, never 500, to a body nested %i deep, on every route that takes a body',
+    async (depth) => {
+      const body = `{"name":"x","enabled":true,"permissions":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      for (const send of [
+        post(),
+        request(app.getHttpServer()).put(`${BASE}/admin`).set('X-API-Key', admin.token),
+      ]) {
+        const res = await send.set('Content-Type', 'application/json').send(body);
+        expect(res.headers['content-type']).toMatch(PROBLEM);
+        if (body.length > 100_000) expect(res.status).toBe(413);
+        else {
+          expect(res.status).toBe(400);
+          expect(res.body.detail).toMatch(/nests deeper than 32 levels/);
+        }
+      }
+    },
+  );
+
   it('answers 413 for a body over 100 kB', async () => {
     const res = await post()
       .set('Content-Type', 'application/json')

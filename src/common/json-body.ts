@@ -17,6 +17,23 @@ import { ValidationProblemException } from './validation.pipe';
 export const MAX_BODY_BYTES = 100_000;
 const JSON_TYPES = ['application/json', 'application/*+json'];
 const RESERVED_FIELDS = ['__proto__', 'constructor', 'prototype'];
+/**
+ * Bodies nesting objects or arrays deeper than this are refused before validation, whose
+ * recursion a body of a few kilobytes could otherwise exhaust. Ours nest two levels.
+ */
+export const MAX_BODY_DEPTH = 32;
+
+/** Whether `value` nests objects or arrays deeper than `max` (counted without recursion). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
 
 const bodyErrors = new WeakMap<Request, unknown>();
 
@@ -76,6 +93,11 @@ export class JsonBodyInterceptor implements NestInterceptor {
       request.body ??= {};
       if (typeof request.body !== 'object' || Array.isArray(request.body)) {
         throw new BadRequestException('the request body must be a JSON object');
+      }
+      if (nestsDeeperThan(request.body, MAX_BODY_DEPTH)) {
+        throw new BadRequestException(
+          `the request body nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`,
+        );
       }
       // class-transformer silently drops these, so whitelisting never sees them: refuse here.
       const reserved = RESERVED_FIELDS.filter((name) =>
