@@ -9,17 +9,20 @@ import { AppModule } from './app.module';
 import { deferredJsonBodyParser } from './common/json-body';
 import { ShutdownGate } from './common/shutdown-gate';
 import { appConfig } from './config/app.config';
-import { setupSwagger } from './swagger';
+import { docsTrailingSlash, setupSwagger } from './swagger';
+import { authConfig } from './config/auth.config';
 
 /**
- * helmet's defaults on every response, with two allowances for Swagger UI's implicit flow:
+ * helmet's defaults on every response, with allowances for Swagger UI's sign-in:
  * no upgrade-insecure-requests (the service is often reached over plain http on localhost or
  * behind a TLS proxy), and an opener policy that lets the identity provider's popup hand the
  * token back to /docs through oauth2-redirect.html (which therefore sends no COOP header).
  */
-function securityHeaders(): RequestHandler {
+function securityHeaders(tokenUrl: string | undefined): RequestHandler {
+  // Swagger UI's code flow fetches the token from the provider: that origin, and no other.
+  const connectSrc = ["'self'", ...(tokenUrl ? [new URL(tokenUrl).origin] : [])];
   const headers = helmet({
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, connectSrc } },
     crossOriginOpenerPolicy: { policy: 'same-origin-allow-popups' },
   });
   return (request, response, next) => {
@@ -43,7 +46,8 @@ export async function createApp(): Promise<INestApplication> {
   // Entity tags are ours: strong, per key, on the routes that honour If-Match.
   app.set('etag', false);
   app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
-  app.use(securityHeaders());
+  app.use(securityHeaders(app.get<ConfigType<typeof authConfig>>(authConfig.KEY).oauth2TokenUrl));
+  app.use(docsTrailingSlash());
   app.use(app.get(ShutdownGate).middleware());
   app.use(deferredJsonBodyParser());
   setupSwagger(app);

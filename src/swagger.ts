@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, type OAuthFlowsObject, SwaggerModule } from '@nestjs/swagger';
+
+import type { RequestHandler } from 'express';
 import { API_KEY_SCHEME, OAUTH2_SCHEME } from './auth/scopes.decorator';
 import { SCOPE_DESCRIPTIONS } from './auth/scopes';
 import { authConfig } from './config/auth.config';
@@ -9,7 +11,42 @@ import { authConfig } from './config/auth.config';
 const UNCONFIGURED_AUTHORIZATION_URL =
   'https://authorization-url.invalid/set-OAUTH2_AUTHORIZATION_URL';
 
-/** Swagger UI at /docs and the OpenAPI document at /docs-json, generated from the code. */
+/**
+ * The implicit flow, which the reference asks for and some providers still allow; and, once a
+ * token URL is configured, the authorization code flow with PKCE, which RFC 9700 recommends
+ * instead (Swagger UI then sends a code challenge, and no client secret).
+ */
+function oauth2Flows(auth: ConfigType<typeof authConfig>): OAuthFlowsObject {
+  const authorizationUrl = auth.oauth2AuthorizationUrl ?? UNCONFIGURED_AUTHORIZATION_URL;
+  const flows: OAuthFlowsObject = { implicit: { authorizationUrl, scopes: SCOPE_DESCRIPTIONS } };
+  if (auth.oauth2TokenUrl) {
+    flows.authorizationCode = {
+      authorizationUrl,
+      tokenUrl: auth.oauth2TokenUrl,
+      scopes: SCOPE_DESCRIPTIONS,
+    };
+  }
+  return flows;
+}
+
+/**
+ * Swagger UI derives its OAuth2 redirect from the page's path, so `/docs` (no slash) would
+ * send `/oauth2-redirect.html`, which no realm registers: `/docs` is sent on to `/docs/`
+ * (relative, so it holds behind a proxy's path prefix), whose redirect is
+ * `/docs/oauth2-redirect.html`.
+ */
+export function docsTrailingSlash(): RequestHandler {
+  return (request, response, next) => {
+    const [path, query] = request.originalUrl.split(/\?(.*)/s);
+    if (path !== '/docs') {
+      next();
+      return;
+    }
+    response.redirect(301, `docs/${query ? `?${query}` : ''}`);
+  };
+}
+
+/** Swagger UI at /docs/ and the OpenAPI document at /docs-json, generated from the code. */
 export function setupSwagger(app: INestApplication): void {
   const auth = app.get<ConfigType<typeof authConfig>>(authConfig.KEY);
   const config = new DocumentBuilder()
@@ -18,18 +55,7 @@ export function setupSwagger(app: INestApplication): void {
       "Each tenant manages its API keys. Keys are stored as SHA-256 hashes in the tenant's security.yml; the plaintext token is shown once, at creation. Authenticate with an OAuth2 bearer token or with an API key of the same tenant (X-API-Key). Errors are RFC 9457 problem details.",
     )
     .setVersion('1.0')
-    .addOAuth2(
-      {
-        type: 'oauth2',
-        flows: {
-          implicit: {
-            authorizationUrl: auth.oauth2AuthorizationUrl ?? UNCONFIGURED_AUTHORIZATION_URL,
-            scopes: SCOPE_DESCRIPTIONS,
-          },
-        },
-      },
-      OAUTH2_SCHEME,
-    )
+    .addOAuth2({ type: 'oauth2', flows: oauth2Flows(auth) }, OAUTH2_SCHEME)
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, API_KEY_SCHEME)
     .build();
   const document = SwaggerModule.createDocument(app, config);
@@ -39,6 +65,7 @@ export function setupSwagger(app: INestApplication): void {
       initOAuth: {
         clientId: auth.swaggerClientId,
         scopes: Object.keys(SCOPE_DESCRIPTIONS),
+        usePkceWithAuthorizationCodeGrant: true,
       },
     },
   });

@@ -48,9 +48,16 @@ describe('deployment files', () => {
       `http://keycloak:8080/realms/${realm.realm}/protocol/openid-connect/certs`,
     );
     expect(env.OAUTH2_AUTHORIZATION_URL).toBe(`${issuer}/protocol/openid-connect/auth`);
+    expect(env.OAUTH2_TOKEN_URL).toBe(`${issuer}/protocol/openid-connect/token`);
 
     const client = realm.clients.find((c: any) => c.clientId === env.SWAGGER_OAUTH2_CLIENT_ID);
-    expect(client).toMatchObject({ publicClient: true, implicitFlowEnabled: true });
+    // The code flow with PKCE S256 required, and the implicit flow for the reference's sake.
+    expect(client).toMatchObject({
+      publicClient: true,
+      implicitFlowEnabled: true,
+      standardFlowEnabled: true,
+      attributes: { 'pkce.code.challenge.method': 'S256' },
+    });
     const published = service.ports[0].split(':').at(-2);
     expect(client.redirectUris).toContain(
       `http://localhost:${published}/docs/oauth2-redirect.html`,

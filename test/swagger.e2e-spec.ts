@@ -14,6 +14,7 @@ describe('Swagger docs (e2e)', () => {
     app = await startApp({
       TENANTS_DIR: tenants.root,
       OAUTH2_AUTHORIZATION_URL: 'https://idp.example/realms/t/protocol/openid-connect/auth',
+      OAUTH2_TOKEN_URL: 'https://idp.example:8443/realms/t/protocol/openid-connect/token',
       SWAGGER_OAUTH2_CLIENT_ID: 'swagger-ui',
     });
     doc = (await request(app.getHttpServer()).get('/docs-json').expect(200)).body;
@@ -24,8 +25,28 @@ describe('Swagger docs (e2e)', () => {
     await tenants.remove();
   });
 
+  it('sends /docs on to /docs/, so that Swagger UI redirects sign-ins to /docs/oauth2-redirect.html', async () => {
+    const bare = await request(app.getHttpServer()).get('/docs').expect(301);
+    expect(bare.headers.location).toBe('docs/');
+    const withQuery = await request(app.getHttpServer()).get('/docs?x=1').expect(301);
+    expect(withQuery.headers.location).toBe('docs/?x=1');
+  });
+
+  it('offers the code flow with PKCE, and lets the page reach the token URL and nothing else', async () => {
+    expect(doc.components.securitySchemes.oauth2.flows.authorizationCode).toEqual({
+      authorizationUrl: 'https://idp.example/realms/t/protocol/openid-connect/auth',
+      tokenUrl: 'https://idp.example:8443/realms/t/protocol/openid-connect/token',
+      scopes: doc.components.securitySchemes.oauth2.flows.implicit.scopes,
+    });
+    const init = await request(app.getHttpServer()).get('/docs/swagger-ui-init.js').expect(200);
+    expect(init.text).toContain('"usePkceWithAuthorizationCodeGrant": true');
+    const page = await request(app.getHttpServer()).get('/docs/').expect(200);
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp.split(';')).toContain("connect-src 'self' https://idp.example:8443");
+  });
+
   it('serves Swagger UI and the OAuth2 redirect page', async () => {
-    const ui = await request(app.getHttpServer()).get('/docs').expect(200);
+    const ui = await request(app.getHttpServer()).get('/docs/').expect(200);
     expect(ui.text).toContain('swagger');
     const init = await request(app.getHttpServer()).get('/docs/swagger-ui-init.js').expect(200);
     expect(init.text).toContain('"clientId": "swagger-ui"');

@@ -54,6 +54,8 @@ export const authConfig = registerAs('auth', () => {
     algorithms: algorithms(env),
     tenantClaim: env.string('AUTH_TENANT_CLAIM', 'tenant'),
     oauth2AuthorizationUrl: env.url('OAUTH2_AUTHORIZATION_URL'),
+    /** With it, Swagger UI also offers the authorization code flow with PKCE. */
+    oauth2TokenUrl: env.url('OAUTH2_TOKEN_URL'),
     swaggerClientId: env.optional('SWAGGER_OAUTH2_CLIENT_ID'),
     /** Failed authentications per client address per window before 429. */
     failureLimit: env.integer('AUTH_FAILURE_LIMIT', 30, 1, 1_000_000),
