@@ -3,7 +3,6 @@ import {
   Controller,
   Delete,
   Get,
-  Header,
   Headers,
   HttpCode,
   Param,
@@ -110,7 +109,14 @@ export class ApiKeysController {
   @ApiCreatedResponse({
     description: 'API key created. The Location header names the new key.',
     type: CreatedApiKeyDto,
-    headers: ETAG_HEADER,
+    headers: {
+      ...ETAG_HEADER,
+      Location: { description: 'The path of the new key.', schema: { type: 'string' } },
+      'Cache-Control': {
+        description: '`no-store`: the token must not be cached anywhere.',
+        schema: { type: 'string' },
+      },
+    },
   })
   @ApiBadRequestResponse(INVALID_BODY)
   @ApiNotFoundResponse(TENANT_MISSING)
@@ -118,7 +124,6 @@ export class ApiKeysController {
   @ApiResponse(DISK_FULL)
   @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
   @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
-  @Header('Cache-Control', 'no-store')
   async create(
     @Param('tenantId') tenantId: string,
     @Body() body: CreateApiKeyDto,
@@ -126,6 +131,7 @@ export class ApiKeysController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<CreatedApiKeyDto> {
     const { key, token } = await this.apiKeys.create(tenantId, body, caller);
+    response.setHeader('Cache-Control', 'no-store');
     response.location(
       `/api/${encodeURIComponent(tenantId)}/admin/apiKeys/${encodeURIComponent(key.name)}`,
     );

@@ -5,7 +5,7 @@ import {
   NotFoundException,
   PreconditionFailedException,
 } from '@nestjs/common';
-import type { AuditEvent } from '../audit/audit-entry';
+import type { AuditEvent, FieldValue } from '../audit/audit-entry';
 import type { Caller, Principal } from '../auth/principal';
 import { uncovered } from '../auth/scope-matching';
 import {
@@ -192,7 +192,7 @@ function auditEvent(
   before: ApiKey | undefined,
   after: ApiKey | undefined,
 ): AuditEvent {
-  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  const changes: Record<string, { from: FieldValue; to: FieldValue }> = {};
   for (const field of ['enabled', 'permissions'] as const) {
     const from = before?.[field] ?? null;
     const to = after?.[field] ?? null;

@@ -1,3 +1,6 @@
+/** A public field's value in the audit trail; null where the key did not exist. */
+export type FieldValue = boolean | string | readonly string[] | null;
+
 /** A change a caller made, as the change itself describes it. */
 export interface AuditEvent {
   readonly requestId: string;
@@ -7,7 +10,9 @@ export interface AuditEvent {
   /** The API key changed. */
   readonly key: string;
   /** Each field that changed, `{ from, to }`; null where the key did not exist before or after. */
-  readonly changes: Readonly<Record<string, { readonly from: unknown; readonly to: unknown }>>;
+  readonly changes: Readonly<
+    Record<string, { readonly from: FieldValue; readonly to: FieldValue }>
+  >;
 }
 
 /** One line of the audit trail: the event, when and in what order it was written, and its links. */

@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import {
+  ApiInternalServerErrorResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -34,6 +35,10 @@ export class AuditController {
   })
   @ApiOkResponse({ description: 'Audit entries returned, newest first.', type: [AuditEntryDto] })
   @ApiNotFoundResponse({ description: 'The tenant does not exist.', type: ProblemDto })
+  @ApiInternalServerErrorResponse({
+    description: "The tenant's audit.log cannot be read.",
+    type: ProblemDto,
+  })
   async list(
     @Param('tenantId') tenantId: string,
     @Query() query: AuditQueryDto,

@@ -16,7 +16,7 @@ export class ProblemDto {
   @ApiProperty({ example: 'Bad Request' })
   title!: string;
 
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', example: 400 })
   status!: number;
 
   @ApiProperty({ example: 'name may only contain letters, digits, hyphens, underscores and dots' })

@@ -3,6 +3,7 @@ import type { ConfigType } from '@nestjs/config';
 import {
   ApiOkResponse,
   ApiOperation,
+  ApiProperty,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -10,6 +11,12 @@ import { access, constants } from 'node:fs/promises';
 import { Public } from '../auth/scopes.decorator';
 import { ProblemDto } from '../common/problem.dto';
 import { appConfig } from '../config/app.config';
+
+/** The service can serve. */
+export class HealthDto {
+  @ApiProperty({ enum: ['ok'], example: 'ok' })
+  status!: 'ok';
+}
 
 @ApiTags('Health')
 @Controller('health')
@@ -22,9 +29,9 @@ export class HealthController {
     summary: 'Health check',
     description: 'Answers 200 while TENANTS_DIR is readable and writable.',
   })
-  @ApiOkResponse({ description: 'Ready.', schema: { example: { status: 'ok' } } })
+  @ApiOkResponse({ description: 'Ready.', type: HealthDto })
   @ApiServiceUnavailableResponse({ description: 'TENANTS_DIR is not usable.', type: ProblemDto })
-  async check(): Promise<{ status: 'ok' }> {
+  async check(): Promise<HealthDto> {
     try {
       await access(this.config.tenantsDir, constants.R_OK | constants.W_OK);
     } catch {

@@ -1,9 +1,48 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { AuditEntry } from '../audit-entry';
+
+/** `enabled` before and after; null where the key did not exist. */
+export class EnabledChangeDto {
+  @ApiProperty({ type: 'boolean', nullable: true, example: true })
+  from!: boolean | null;
+
+  @ApiProperty({ type: 'boolean', nullable: true, example: false })
+  to!: boolean | null;
+}
+
+/** `permissions` before and after; null where the key did not exist. */
+export class PermissionsChangeDto {
+  @ApiProperty({ type: 'array', items: { type: 'string' }, nullable: true, example: [] })
+  from!: string[] | null;
+
+  @ApiProperty({ type: 'array', items: { type: 'string' }, nullable: true, example: ['*'] })
+  to!: string[] | null;
+}
+
+/** The token was replaced (by `keys apply` or `keys edit`): never the token or its hash. */
+export class TokenChangeDto {
+  @ApiProperty({ enum: ['old'] })
+  from!: 'old';
+
+  @ApiProperty({ enum: ['new'] })
+  to!: 'new';
+}
+
+/** The public fields a change touched, each as `{ from, to }`. */
+export class AuditChangesDto {
+  @ApiPropertyOptional({ type: EnabledChangeDto })
+  enabled?: EnabledChangeDto;
+
+  @ApiPropertyOptional({ type: PermissionsChangeDto })
+  permissions?: PermissionsChangeDto;
+
+  @ApiPropertyOptional({ type: TokenChangeDto })
+  token?: TokenChangeDto;
+}
 
 /** One line of a tenant's audit trail. It never holds a token or a hash. */
 export class AuditEntryDto {
-  @ApiProperty({ description: 'Position in the log, from 1.', example: 42 })
+  @ApiProperty({ type: 'integer', description: 'Position in the log, from 1.', example: 42 })
   seq!: number;
 
   @ApiProperty({ format: 'date-time', example: '2026-11-29T16:00:00.000Z' })
@@ -25,13 +64,21 @@ export class AuditEntryDto {
   key!: string;
 
   @ApiProperty({
-    description: 'Each field that changed, as { from, to }; null where the key did not exist.',
+    type: AuditChangesDto,
+    description: 'Each public field that changed, as { from, to }.',
     example: { enabled: { from: true, to: false } },
   })
-  changes!: Record<string, { from: unknown; to: unknown }>;
+  changes!: AuditChangesDto;
 
   @ApiProperty({
-    description: 'SHA-256 of the previous line: the chain `npm run keys -- audit verify` checks.',
+    description: 'The hash of the previous line: the chain `npm run keys -- audit verify` checks.',
+    pattern: '^[0-9a-f]{64}$',
   })
   prev!: string;
+
+  @ApiProperty({
+    description: "SHA-256 of this line's JSON without this field: an edited line shows.",
+    pattern: '^[0-9a-f]{64}$',
+  })
+  hash!: string;
 }

@@ -8,6 +8,7 @@ export const MAX_AUDIT_PAGE = 500;
 /** Paging through the audit trail, newest first. */
 export class AuditQueryDto {
   @ApiPropertyOptional({
+    type: 'integer',
     description: 'Entries per page.',
     default: 50,
     minimum: 1,
@@ -21,6 +22,7 @@ export class AuditQueryDto {
   limit?: number;
 
   @ApiPropertyOptional({
+    type: 'integer',
     description: 'Only entries with a smaller seq: pass the last seq of the previous page.',
     minimum: 1,
   })
