@@ -109,7 +109,7 @@ describe('the OpenAPI document against the service (e2e)', () => {
       as(admin.token)(r).send({ name: 'documented', permissions: ['tenant.apiKey:read'] }),
     );
     expect(created.status).toBe(201);
-    const etag = created.headers.etag as string;
+    const etag = created.headers.etag;
     await call('GET', KEYS, as(admin.token));
     await call('GET', `${KEYS}/documented`, as(admin.token));
     await call('PUT', `${KEYS}/documented`, (r) => as(admin.token)(r).send({ enabled: false }));

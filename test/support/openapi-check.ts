@@ -57,7 +57,9 @@ export class OpenApiCheck {
     }
     const content = documented.content[media];
     if (!content) {
-      problems.push(`${where}: sent as ${media}, documented as ${Object.keys(documented.content)}`);
+      problems.push(
+        `${where}: sent as ${media}, documented as ${Object.keys(documented.content).join(', ')}`,
+      );
       return problems;
     }
     const validate = this.validator(`${where} ${media}`, content.schema);
