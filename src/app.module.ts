@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ApiKeyStrategy } from './api-keys/api-key.strategy';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { ClockModule } from './common/clock';
 import { JsonBodyInterceptor } from './common/json-body';
 import { LoggingModule } from './common/logging.module';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
@@ -12,7 +14,15 @@ import { AppConfigModule } from './config/config.module';
 import { HealthModule } from './health/health.module';
 
 @Module({
-  imports: [AppConfigModule, LoggingModule, ApiKeysModule, AuditModule, AuthModule, HealthModule],
+  imports: [
+    AppConfigModule,
+    ClockModule,
+    LoggingModule,
+    ApiKeysModule,
+    AuditModule,
+    AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
+    HealthModule,
+  ],
   providers: [
     ShutdownGate,
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },

@@ -13,12 +13,13 @@ import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
 import { TenantFileInvalidError } from './api-keys/api-keys.errors';
 import { OPERATOR } from './auth/principal';
 import { applyFile, editInEditor } from './cli/hand-edits';
+import { ClockModule } from './common/clock';
 import { AppConfigModule } from './config/config.module';
 import { editorCommand } from './config/editor';
 
 const USAGE = `usage: npm run keys -- <command>
 
-  create <tenant> <name> [--permissions <p1,p2|'*'>] [--disabled]
+  create <tenant> <name> [--permissions <p1,p2|'*'>] [--disabled] [--expires <instant>]
                          creates a key and prints its token, once
   list <tenant>          lists the tenant's keys
   delete <tenant> <name> deletes a key
@@ -32,7 +33,7 @@ const USAGE = `usage: npm run keys -- <command>
 The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
 
 /** The CLI needs the keys and the configuration, not the HTTP server. */
-@Module({ imports: [AppConfigModule, ApiKeysModule, AuditModule] })
+@Module({ imports: [AppConfigModule, ClockModule, ApiKeysModule, AuditModule] })
 class CliModule {}
 
 class UsageError extends Error {}
@@ -47,12 +48,16 @@ async function createKey(service: ApiKeysService, args: string[], options: CliOp
     name,
     enabled: !options.disabled,
     permissions: (options.permissions ?? '').split(/[\s,]+/).filter(Boolean),
+    expiresAt: options.expires,
   });
   const errors = await validate(request);
   if (errors.length > 0) {
     throw new UsageError(errors.flatMap((e) => Object.values(e.constraints ?? {})).join('; '));
   }
-  const { key, token } = await service.create(tenant, request, OPERATOR_CALLER);
+  const {
+    view: { key },
+    token,
+  } = await service.create(tenant, request, OPERATOR_CALLER);
   process.stdout.write(
     `created API key "${key.name}" in tenant "${tenant}" with permissions [${key.permissions.join(', ')}]\n` +
       `token (shown once, store it now):\n${token}\n`,
@@ -62,6 +67,7 @@ async function createKey(service: ApiKeysService, args: string[], options: CliOp
 interface CliOptions {
   permissions?: string;
   disabled?: boolean;
+  expires?: string;
 }
 
 async function run(argv: string[]): Promise<void> {
@@ -71,6 +77,7 @@ async function run(argv: string[]): Promise<void> {
     options: {
       permissions: { type: 'string', short: 'p' },
       disabled: { type: 'boolean' },
+      expires: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,9 +95,13 @@ async function run(argv: string[]): Promise<void> {
         break;
       case 'list': {
         if (!args[0]) throw new UsageError('list needs a tenant');
-        for (const key of await service.list(args[0])) {
+        for (const { key, lastUsedAt } of await service.list(args[0])) {
           const state = key.enabled ? 'enabled ' : 'disabled';
-          process.stdout.write(`${key.name}\t${state}\t${key.permissions.join(' ')}\n`);
+          const expiry = key.expiresAt ? `expires ${key.expiresAt}` : 'no expiry';
+          const used = lastUsedAt ? `last used ${lastUsedAt}` : 'never used';
+          process.stdout.write(
+            `${key.name}\t${state}\t${expiry}\t${used}\t${key.permissions.join(' ')}\n`,
+          );
         }
         break;
       }

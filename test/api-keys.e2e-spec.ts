@@ -329,6 +329,8 @@ describe('API keys endpoints (e2e)', () => {
     it('returns the key', async () => {
       const res = await http().get(`${BASE}/reader`).set('X-API-Key', reader.token).expect(200);
       expect(res.body).toEqual({
+        // The key just authenticated this very request.
+        lastUsedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         name: 'reader',
         enabled: true,
         permissions: ['tenant.apiKey:read'],

@@ -71,6 +71,7 @@ describe('SIGTERM during writes (e2e, built server)', () => {
     expect((await readdir(tenants.file('acme', ''))).sort()).toEqual([
       'audit.anchor',
       'audit.log',
+      'last-used.json',
       'security.yml',
     ]);
   });

@@ -10,7 +10,24 @@ export interface ApiKey {
   readonly hash: string;
   readonly createdAt?: string;
   readonly updatedAt?: string;
+  /** From this instant on the key authenticates nowhere (ISO 8601). */
+  readonly expiresAt?: string;
+  /** The token's first 8 characters, `...`, its last 4: for keys the service minted. */
+  readonly hint?: string;
+  /** The hash of the token a rotation replaced, valid until `previousHashExpiresAt`. */
+  readonly previousHash?: string;
+  readonly previousHashExpiresAt?: string;
 }
+
+/** The optional fields of an entry, in the order the service writes them. */
+export const OPTIONAL_KEY_FIELDS = [
+  'createdAt',
+  'updatedAt',
+  'expiresAt',
+  'hint',
+  'previousHash',
+  'previousHashExpiresAt',
+] as const;
 
 /** A tenant folder name: 1–64 of `[A-Za-z0-9._-]`, not starting with a dot. */
 export const TENANT_ID_PATTERN = /^(?!\.)[A-Za-z0-9._-]{1,64}$/;
@@ -21,6 +38,10 @@ export const PERMISSION_PATTERN = /^[A-Za-z0-9._:*-]{1,128}$/;
 export const MAX_PERMISSIONS = 64;
 /** The stored form of a token: lowercase hex SHA-256 (uppercase hex is accepted from hand edits). */
 export const HASH_PATTERN = /^[0-9a-fA-F]{64}$/;
+
+/** An ISO 8601 instant: a date, a time, and a zone (`2027-01-31T00:00:00Z`, `...+01:00`). */
+export const INSTANT_PATTERN =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function isTenantId(value: string): boolean {
   return TENANT_ID_PATTERN.test(value);
@@ -36,8 +57,9 @@ export function uniquePermissions(permissions: readonly string[]): string[] {
 }
 
 /**
- * A strong entity tag for the key's public state: it changes whenever anything a client can
- * read of the key changes (enabled, permissions, updatedAt), and never reveals the hash.
+ * A strong entity tag for the key's stored public state: it changes whenever anything a client
+ * can read of it changes (enabled, permissions, expiry, hint, updatedAt), and never reveals a
+ * hash. `lastUsedAt` is not part of it: using a key does not make a client's copy stale.
  */
 export function entityTagOf(key: ApiKey): string {
   const state = JSON.stringify([
@@ -46,6 +68,9 @@ export function entityTagOf(key: ApiKey): string {
     key.permissions,
     key.createdAt,
     key.updatedAt,
+    key.expiresAt,
+    key.hint,
+    key.previousHashExpiresAt,
   ]);
   return `"${createHash('sha256').update(state).digest('base64url').slice(0, 27)}"`;
 }

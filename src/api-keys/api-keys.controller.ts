@@ -12,6 +12,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -33,10 +34,11 @@ import { CurrentCaller, RequireScopes } from '../auth/scopes.decorator';
 import { API_KEY_READ, API_KEY_WRITE } from '../auth/scopes';
 import { parseIfMatch } from '../common/if-match';
 import { ProblemDto } from '../common/problem.dto';
-import { type ApiKey, entityTagOf, TENANT_ID_PATTERN } from './api-key';
-import { ApiKeysService } from './api-keys.service';
+import { entityTagOf, TENANT_ID_PATTERN } from './api-key';
+import { type ApiKeyView, ApiKeysService, type IssuedApiKey } from './api-keys.service';
 import { ApiKeyDto, CreatedApiKeyDto, KEY_NAME_SCHEMA, toApiKeyDto } from './dto/api-key.dto';
 import { CreateApiKeyDto } from './dto/create-api-key.dto';
+import { RotateApiKeyDto } from './dto/rotate-api-key.dto';
 import { UpdateApiKeyDto } from './dto/update-api-key.dto';
 
 const TENANT_PARAM = {
@@ -76,10 +78,23 @@ const DISK_FULL = {
 } as const;
 
 /** Sends the key's strong ETag and returns its public form. */
-function tagged(response: Response, key: ApiKey): ApiKeyDto {
-  response.setHeader('ETag', entityTagOf(key));
-  return toApiKeyDto(key);
+function tagged(response: Response, view: ApiKeyView): ApiKeyDto {
+  response.setHeader('ETag', entityTagOf(view.key));
+  return toApiKeyDto(view);
 }
+
+/** A token in the answer: tagged, and never to be cached anywhere. */
+function issued(response: Response, { view, token }: IssuedApiKey): CreatedApiKeyDto {
+  response.setHeader('Cache-Control', 'no-store');
+  return { ...tagged(response, view), token };
+}
+
+const NO_STORE_HEADER = {
+  'Cache-Control': {
+    description: '`no-store`: the token must not be cached anywhere.',
+    schema: { type: 'string' },
+  },
+};
 
 @ApiTags('ApiKeys')
 @ApiParam(TENANT_PARAM)
@@ -111,11 +126,8 @@ export class ApiKeysController {
     type: CreatedApiKeyDto,
     headers: {
       ...ETAG_HEADER,
+      ...NO_STORE_HEADER,
       Location: { description: 'The path of the new key.', schema: { type: 'string' } },
-      'Cache-Control': {
-        description: '`no-store`: the token must not be cached anywhere.',
-        schema: { type: 'string' },
-      },
     },
   })
   @ApiBadRequestResponse(INVALID_BODY)
@@ -130,12 +142,11 @@ export class ApiKeysController {
     @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CreatedApiKeyDto> {
-    const { key, token } = await this.apiKeys.create(tenantId, body, caller);
-    response.setHeader('Cache-Control', 'no-store');
+    const created = await this.apiKeys.create(tenantId, body, caller);
     response.location(
-      `/api/${encodeURIComponent(tenantId)}/admin/apiKeys/${encodeURIComponent(key.name)}`,
+      `/api/${encodeURIComponent(tenantId)}/admin/apiKeys/${encodeURIComponent(body.name)}`,
     );
-    return { ...tagged(response, key), token };
+    return issued(response, created);
   }
 
   @Get(':keyName')
@@ -178,8 +189,47 @@ export class ApiKeysController {
     @Headers('if-match') ifMatch: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ApiKeyDto> {
-    const key = await this.apiKeys.update(tenantId, keyName, body, caller, parseIfMatch(ifMatch));
-    return tagged(response, key);
+    const view = await this.apiKeys.update(tenantId, keyName, body, caller, parseIfMatch(ifMatch));
+    return tagged(response, view);
+  }
+
+  @Post(':keyName/rotate')
+  @HttpCode(200)
+  @RequireScopes(API_KEY_WRITE)
+  @ApiOperation({
+    summary: 'Rotate an API key',
+    description: `Gives the key a new token, returned this once, and keeps its name, permissions, enabled state and expiry. The token it replaces keeps working for gracePeriodSeconds (0 by default: refused at once), and only that one: rotating again ends the previous grace period. Rotating a key whose permissions exceed your own is refused, since it hands out a working credential.\n\nRequires ${API_KEY_WRITE} scope.`,
+  })
+  @ApiParam(KEY_NAME_PARAM)
+  @ApiHeader(IF_MATCH)
+  @ApiBody({ type: RotateApiKeyDto, required: false })
+  @ApiOkResponse({
+    description: 'API key rotated: the new token, shown once.',
+    type: CreatedApiKeyDto,
+    headers: { ...ETAG_HEADER, ...NO_STORE_HEADER },
+  })
+  @ApiBadRequestResponse(INVALID_BODY)
+  @ApiNotFoundResponse(KEY_MISSING)
+  @ApiPreconditionFailedResponse(STALE)
+  @ApiResponse(DISK_FULL)
+  @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
+  @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
+  async rotate(
+    @Param('tenantId') tenantId: string,
+    @Param('keyName') keyName: string,
+    @Body() body: RotateApiKeyDto,
+    @CurrentCaller() caller: Caller,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<CreatedApiKeyDto> {
+    const rotated = await this.apiKeys.rotate(
+      tenantId,
+      keyName,
+      body,
+      caller,
+      parseIfMatch(ifMatch),
+    );
+    return issued(response, rotated);
   }
 
   @Delete(':keyName')

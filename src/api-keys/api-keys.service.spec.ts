@@ -12,7 +12,11 @@ import { OPERATOR as OPERATOR_PRINCIPAL } from '../auth/principal';
 import { entityTagOf } from './api-key';
 import { hashToken } from './api-key-token';
 import { ApiKeysService } from './api-keys.service';
+import { ManualClock } from '../common/clock';
+import { SecurityFileParser } from './security-file-parser';
+import { UsageBuffer } from './usage-buffer';
 import { YamlApiKeysRepository } from './yaml-api-keys.repository';
+import { YamlUsageStore } from './yaml-usage.store';
 
 const caller = (...scopes: string[]): Caller => ({
   principal: { method: 'api-key', subject: 'caller', scopes, tenants: ['acme'] },
@@ -23,13 +27,17 @@ const OPERATOR: Caller = { principal: OPERATOR_PRINCIPAL, requestId: 'req-0' };
 describe('ApiKeysService', () => {
   let root: string;
   let service: ApiKeysService;
+  let clock: ManualClock;
+  let usage: UsageBuffer;
 
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'service-'));
     await mkdir(join(root, 'acme'));
-    service = new ApiKeysService(
-      new YamlApiKeysRepository({ tenantsDir: root, tenantCacheSize: 10 }),
-    );
+    clock = new ManualClock();
+    const config = { tenantsDir: root, tenantCacheSize: 10, usageFlushSeconds: 60 };
+    usage = new UsageBuffer(new YamlUsageStore(config), clock, config);
+    const repository = new YamlApiKeysRepository(config, new SecurityFileParser(), clock);
+    service = new ApiKeysService(repository, clock, usage);
   });
 
   afterEach(async () => {
@@ -37,7 +45,10 @@ describe('ApiKeysService', () => {
   });
 
   it('creates a key with defaults, stores only the hash, and returns the token once', async () => {
-    const { key, token } = await service.create('acme', { name: 'k' }, OPERATOR);
+    const {
+      view: { key },
+      token,
+    } = await service.create('acme', { name: 'k' }, OPERATOR);
     expect(key).toMatchObject({
       name: 'k',
       enabled: true,
@@ -51,11 +62,9 @@ describe('ApiKeysService', () => {
   });
 
   it('drops duplicate permissions, keeping the first order', async () => {
-    const { key } = await service.create(
-      'acme',
-      { name: 'k', permissions: ['b', 'a', 'b'] },
-      OPERATOR,
-    );
+    const {
+      view: { key },
+    } = await service.create('acme', { name: 'k', permissions: ['b', 'a', 'b'] }, OPERATOR);
     expect(key.permissions).toEqual(['b', 'a']);
   });
 
@@ -89,7 +98,7 @@ describe('ApiKeysService', () => {
       await expect(
         service.update('acme', 'root', { enabled: false }, caller('tenant.apiKey:*')),
       ).rejects.toBeInstanceOf(ForbiddenException);
-      expect((await service.get('acme', 'root')).enabled).toBe(true);
+      expect((await service.get('acme', 'root')).key.enabled).toBe(true);
       await expect(
         service.update(
           'acme',
@@ -101,7 +110,7 @@ describe('ApiKeysService', () => {
       await expect(
         service.delete('acme', 'root', caller('tenant.apiKey:*')),
       ).rejects.toBeInstanceOf(ForbiddenException);
-      expect(await service.get('acme', 'root')).toMatchObject({
+      expect((await service.get('acme', 'root')).key).toMatchObject({
         enabled: true,
         permissions: ['*'],
       });
@@ -109,8 +118,10 @@ describe('ApiKeysService', () => {
   });
 
   it('updates enabled and keeps permissions left out, name and hash', async () => {
-    const { key } = await service.create('acme', { name: 'k', permissions: ['a'] }, OPERATOR);
-    const updated = await service.update('acme', 'k', { enabled: false }, OPERATOR);
+    const {
+      view: { key },
+    } = await service.create('acme', { name: 'k', permissions: ['a'] }, OPERATOR);
+    const { key: updated } = await service.update('acme', 'k', { enabled: false }, OPERATOR);
     expect(updated).toMatchObject({
       name: 'k',
       enabled: false,
@@ -132,9 +143,11 @@ describe('ApiKeysService', () => {
   });
 
   it('honours If-Match: 412 when the key changed since, 404 when it is gone', async () => {
-    const { key } = await service.create('acme', { name: 'k' }, OPERATOR);
+    const {
+      view: { key },
+    } = await service.create('acme', { name: 'k' }, OPERATOR);
     const tag = entityTagOf(key);
-    const updated = await service.update('acme', 'k', { enabled: false }, OPERATOR, [tag]);
+    const { key: updated } = await service.update('acme', 'k', { enabled: false }, OPERATOR, [tag]);
     expect(entityTagOf(updated)).not.toBe(tag);
     await expect(
       service.update('acme', 'k', { enabled: true }, OPERATOR, [tag]),
@@ -152,5 +165,131 @@ describe('ApiKeysService', () => {
     await service.create('acme', { name: 'k' }, OPERATOR);
     await service.delete('acme', 'k', OPERATOR);
     await expect(service.list('acme')).resolves.toEqual([]);
+  });
+});
+
+describe('ApiKeysService: expiry, rotation, hints and last use (an injected clock)', () => {
+  let root: string;
+  let service: ApiKeysService;
+  let clock: ManualClock;
+  let usage: UsageBuffer;
+  const config = () => ({ tenantsDir: root, tenantCacheSize: 10, usageFlushSeconds: 60 });
+  const NOW = '2026-11-30T00:00:00.000Z';
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'lifecycle-'));
+    await mkdir(join(root, 'acme'));
+    clock = new ManualClock(Date.parse(NOW));
+    usage = new UsageBuffer(new YamlUsageStore(config()), clock, config());
+    const repository = new YamlApiKeysRepository(config(), new SecurityFileParser(), clock);
+    service = new ApiKeysService(repository, clock, usage);
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const refusal = (token: string) =>
+    service.verify('acme', token).then(
+      () => undefined,
+      (error: { code?: string }) => error.code,
+    );
+
+  it('refuses a key from the instant it expires, and an expiry that is not in the future', async () => {
+    const { token } = await service.create(
+      'acme',
+      { name: 'k', expiresAt: '2026-11-30T00:00:10Z' },
+      OPERATOR,
+    );
+    clock.set('2026-11-30T00:00:09.999Z');
+    await expect(refusal(token)).resolves.toBeUndefined();
+    clock.set('2026-11-30T00:00:10.000Z');
+    await expect(refusal(token)).resolves.toBe('EXPIRED');
+    await expect(
+      service.create('acme', { name: 'past', expiresAt: '2026-11-30T00:00:10Z' }, OPERATOR),
+    ).rejects.toMatchObject({ errors: [{ field: 'expiresAt' }] });
+  });
+
+  it('keeps, sets and removes the expiry on update', async () => {
+    await service.create('acme', { name: 'k', expiresAt: '2027-01-01T00:00:00Z' }, OPERATOR);
+    const kept = await service.update('acme', 'k', { enabled: true }, OPERATOR);
+    expect(kept.key.expiresAt).toBe('2027-01-01T00:00:00.000Z');
+    const moved = await service.update(
+      'acme',
+      'k',
+      { enabled: true, expiresAt: '2027-06-01T00:00:00+02:00' },
+      OPERATOR,
+    );
+    expect(moved.key.expiresAt).toBe('2027-05-31T22:00:00.000Z');
+    const removed = await service.update('acme', 'k', { enabled: true, expiresAt: null }, OPERATOR);
+    expect(removed.key.expiresAt).toBeUndefined();
+    expect(await readFile(join(root, 'acme', 'security.yml'), 'utf8')).not.toContain('expiresAt');
+  });
+
+  it('rotates: the new token at once, the old one for the grace period only, with a new hint', async () => {
+    const { token: first, view } = await service.create('acme', { name: 'k' }, OPERATOR);
+    expect(view.key.hint).toBe(`${first.slice(0, 8)}...${first.slice(-4)}`);
+    const { token: second, view: rotated } = await service.rotate(
+      'acme',
+      'k',
+      { gracePeriodSeconds: 60 },
+      OPERATOR,
+    );
+    expect(rotated.key.hint).toBe(`${second.slice(0, 8)}...${second.slice(-4)}`);
+    expect(rotated.previousTokenExpiresAt).toBe('2026-11-30T00:01:00.000Z');
+    await expect(refusal(second)).resolves.toBeUndefined();
+    clock.advance(59_999);
+    await expect(refusal(first)).resolves.toBeUndefined();
+    clock.advance(1);
+    await expect(refusal(first)).resolves.toBe('NOT_FOUND');
+    expect((await service.get('acme', 'k')).previousTokenExpiresAt).toBeUndefined();
+  });
+
+  it('keeps only the token the last rotation replaced, and none with no grace period', async () => {
+    const { token: first } = await service.create('acme', { name: 'k' }, OPERATOR);
+    const { token: second } = await service.rotate(
+      'acme',
+      'k',
+      { gracePeriodSeconds: 600 },
+      OPERATOR,
+    );
+    const { token: third } = await service.rotate(
+      'acme',
+      'k',
+      { gracePeriodSeconds: 600 },
+      OPERATOR,
+    );
+    await expect(refusal(first)).resolves.toBe('NOT_FOUND');
+    await expect(refusal(second)).resolves.toBeUndefined();
+    await service.rotate('acme', 'k', {}, OPERATOR);
+    await expect(refusal(third)).resolves.toBe('NOT_FOUND');
+  });
+
+  it('refuses to rotate a key whose permissions exceed the caller', async () => {
+    await service.create('acme', { name: 'root', permissions: ['*'] }, OPERATOR);
+    await expect(
+      service.rotate('acme', 'root', {}, caller('tenant.apiKey:write')),
+    ).rejects.toBeInstanceOf(ForbiddenException);
+  });
+
+  it('drops a previous hash whose grace is over at the next write of the tenant', async () => {
+    await service.create('acme', { name: 'k' }, OPERATOR);
+    await service.rotate('acme', 'k', { gracePeriodSeconds: 1 }, OPERATOR);
+    const file = join(root, 'acme', 'security.yml');
+    expect(await readFile(file, 'utf8')).toContain('previousHash');
+    clock.advance(1000);
+    await service.create('acme', { name: 'other' }, OPERATOR);
+    expect(await readFile(file, 'utf8')).not.toContain('previousHash');
+  });
+
+  it('records uses in memory, shows them, and forgets them when the key is deleted', async () => {
+    const { token } = await service.create('acme', { name: 'k' }, OPERATOR);
+    expect((await service.get('acme', 'k')).lastUsedAt).toBeUndefined();
+    clock.set('2026-11-30T00:05:00.000Z');
+    await service.verify('acme', token);
+    expect((await service.get('acme', 'k')).lastUsedAt).toBe('2026-11-30T00:05:00.000Z');
+    await service.delete('acme', 'k', OPERATOR);
+    await service.create('acme', { name: 'k' }, OPERATOR);
+    expect((await service.get('acme', 'k')).lastUsedAt).toBeUndefined();
   });
 });

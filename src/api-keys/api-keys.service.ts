@@ -8,31 +8,54 @@ import {
 import type { AuditEvent, FieldValue } from '../audit/audit-entry';
 import type { Caller, Principal } from '../auth/principal';
 import { uncovered } from '../auth/scope-matching';
+import { Clock } from '../common/clock';
+import { ValidationProblemException } from '../common/validation.pipe';
 import {
   type ApiKey,
   type IfMatch,
   isKeyName,
+  isTenantId,
   satisfiesIfMatch,
   uniquePermissions,
 } from './api-key';
-import { hashToken, mintToken } from './api-key-token';
+import { hashToken, hasValidChecksum, mintToken } from './api-key-token';
+import { KeyRefusedError, TenantNotFoundError } from './api-keys.errors';
 import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
+import { hintOf, previousTokenValidUntil, refusalOf } from './key-lifecycle';
 import { parseSecurityFile } from './security-file';
+import { UsageBuffer } from './usage-buffer';
 
 export interface NewApiKey {
   readonly name: string;
   readonly enabled?: boolean;
   readonly permissions?: readonly string[];
+  /** An ISO 8601 instant in the future. */
+  readonly expiresAt?: string;
 }
 
 export interface ApiKeyUpdate {
   readonly enabled: boolean;
   readonly permissions?: readonly string[];
+  /** Left out: kept; null: removed; an instant in the future: set. */
+  readonly expiresAt?: string | null;
 }
 
-/** A key just created, with the only copy of its plaintext token. */
-export interface CreatedApiKey {
+export interface Rotation {
+  /** How long the replaced token keeps working, 0 (not at all) to 30 days. */
+  readonly gracePeriodSeconds?: number;
+}
+
+/** A key as callers see it: what is stored, when it was last used, and its grace period. */
+export interface ApiKeyView {
   readonly key: ApiKey;
+  readonly lastUsedAt?: string;
+  /** Until when the token a rotation replaced still works, while it does. */
+  readonly previousTokenExpiresAt?: string;
+}
+
+/** A key just created or rotated, with the only copy of its plaintext token. */
+export interface IssuedApiKey {
+  readonly view: ApiKeyView;
   readonly token: string;
 }
 
@@ -40,33 +63,82 @@ function keyNotFound(tenantId: string, name: string): NotFoundException {
   return new NotFoundException(`API key "${name}" does not exist in tenant "${tenantId}"`);
 }
 
-/** The rules of API keys: unique names, no privilege escalation, hashed tokens shown once. */
+/** 400 naming `expiresAt` unless it lies after `now`. */
+function assertFuture(expiresAt: string, now: number): void {
+  if (Date.parse(expiresAt) <= now) {
+    throw new ValidationProblemException([
+      { field: 'expiresAt', message: 'expiresAt must lie in the future' },
+    ]);
+  }
+}
+
+/** A freshly minted token and what is stored of it. */
+function minted(): { token: string; hash: string; hint: string } {
+  const token = mintToken();
+  return { token, hash: hashToken(token), hint: hintOf(token) };
+}
+
+/**
+ * The rules of API keys: unique names, no privilege escalation, hashed tokens shown once,
+ * expiry and rotation read from one clock, and the one check every authentication goes through.
+ */
 @Injectable()
 export class ApiKeysService {
-  constructor(private readonly repository: ApiKeysRepository) {}
+  constructor(
+    private readonly repository: ApiKeysRepository,
+    private readonly clock: Clock,
+    private readonly usage: UsageBuffer,
+  ) {}
 
-  list(tenantId: string): Promise<readonly ApiKey[]> {
-    return this.repository.list(tenantId);
+  async list(tenantId: string): Promise<ApiKeyView[]> {
+    const keys = await this.repository.list(tenantId);
+    const lastUsed = await this.usage.lastUsed(tenantId, keys);
+    return keys.map((key) => this.view(key, lastUsed.get(key.name)));
   }
 
-  async get(tenantId: string, name: string): Promise<ApiKey> {
+  async get(tenantId: string, name: string): Promise<ApiKeyView> {
     const key = isKeyName(name) ? await this.repository.findByName(tenantId, name) : undefined;
     if (!key) throw keyNotFound(tenantId, name);
+    return this.view(key, (await this.usage.lastUsed(tenantId, [key])).get(key.name));
+  }
+
+  /**
+   * The key `token` authenticates in the tenant, its use recorded; or KeyRefusedError saying
+   * why not (`NOT_FOUND` also for a tenant that does not exist, or a token of the current shape
+   * whose checksum fails, refused before any lookup).
+   */
+  async verify(tenantId: string, token: string): Promise<ApiKey> {
+    if (!isTenantId(tenantId) || !hasValidChecksum(token)) throw new KeyRefusedError('NOT_FOUND');
+    const hash = hashToken(token);
+    let key: ApiKey | undefined;
+    try {
+      key = await this.repository.findByHash(tenantId, hash);
+    } catch (error) {
+      if (error instanceof TenantNotFoundError) throw new KeyRefusedError('NOT_FOUND');
+      throw error;
+    }
+    const refusal = refusalOf(key, hash, this.clock.now());
+    if (refusal || !key) throw new KeyRefusedError(refusal ?? 'NOT_FOUND');
+    this.usage.record(tenantId, key);
     return key;
   }
 
-  async create(tenantId: string, request: NewApiKey, caller: Caller): Promise<CreatedApiKey> {
+  async create(tenantId: string, request: NewApiKey, caller: Caller): Promise<IssuedApiKey> {
     const permissions = uniquePermissions(request.permissions ?? []);
     assertGrantable(caller.principal, permissions);
-    const token = mintToken();
-    const now = new Date().toISOString();
+    const now = this.clock.now();
+    if (request.expiresAt !== undefined) assertFuture(request.expiresAt, now);
+    const { token, hash, hint } = minted();
+    const stamp = new Date(now).toISOString();
     const key: ApiKey = {
       name: request.name,
       enabled: request.enabled ?? true,
       permissions,
-      hash: hashToken(token),
-      createdAt: now,
-      updatedAt: now,
+      hash,
+      createdAt: stamp,
+      updatedAt: stamp,
+      ...(request.expiresAt !== undefined && { expiresAt: normalized(request.expiresAt) }),
+      hint,
     };
     await this.repository.change(tenantId, (keys) => {
       if (keys.get(key.name)) {
@@ -75,34 +147,84 @@ export class ApiKeysService {
       keys.put(key);
       keys.record(auditEvent(caller, 'create', undefined, key));
     });
-    return { key, token };
+    this.usage.forget(tenantId, key.name);
+    return { view: this.view(key), token };
   }
 
-  /** Replaces `enabled`, and `permissions` when given; with `ifMatch`, only if the key still matches. */
-  update(
+  /** Replaces `enabled`, and `permissions` and `expiresAt` when given; with `ifMatch`, only if the key still matches. */
+  async update(
     tenantId: string,
     name: string,
     request: ApiKeyUpdate,
     caller: Caller,
     ifMatch?: IfMatch,
-  ): Promise<ApiKey> {
-    return this.repository.change(tenantId, (keys) => {
+  ): Promise<ApiKeyView> {
+    const now = this.clock.now();
+    if (typeof request.expiresAt === 'string') assertFuture(request.expiresAt, now);
+    const updated = await this.repository.change(tenantId, (keys) => {
       const current = currentKey(keys, tenantId, name, ifMatch);
       assertMayChange(caller.principal, current);
       const permissions = request.permissions
         ? uniquePermissions(request.permissions)
         : current.permissions;
       assertGrantable(caller.principal, permissions);
-      const updated: ApiKey = {
+      const next: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {
         ...current,
         enabled: request.enabled,
         permissions,
-        updatedAt: new Date().toISOString(),
+        updatedAt: new Date(now).toISOString(),
       };
-      keys.put(updated);
-      keys.record(auditEvent(caller, 'update', current, updated));
-      return updated;
+      if (request.expiresAt === null) delete next.expiresAt;
+      else if (request.expiresAt !== undefined) next.expiresAt = normalized(request.expiresAt);
+      keys.put(next);
+      keys.record(auditEvent(caller, 'update', current, next));
+      return next;
     });
+    return this.view(updated, (await this.usage.lastUsed(tenantId, [updated])).get(name));
+  }
+
+  /**
+   * Gives the key a new token. The one it replaces keeps working for `gracePeriodSeconds` (then
+   * as `previousHash`), and only it: a second rotation drops the token the first replaced.
+   * Under the grant rule, since it hands out a working credential for the key.
+   */
+  async rotate(
+    tenantId: string,
+    name: string,
+    rotation: Rotation,
+    caller: Caller,
+    ifMatch?: IfMatch,
+  ): Promise<IssuedApiKey> {
+    const grace = rotation.gracePeriodSeconds ?? 0;
+    const { token, hash, hint } = minted();
+    const rotated = await this.repository.change(tenantId, (keys) => {
+      const current = currentKey(keys, tenantId, name, ifMatch);
+      assertMayChange(caller.principal, current);
+      const now = this.clock.now();
+      const next: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {
+        ...current,
+        hash,
+        hint,
+        updatedAt: new Date(now).toISOString(),
+      };
+      delete next.previousHash;
+      delete next.previousHashExpiresAt;
+      if (grace > 0) {
+        next.previousHash = current.hash;
+        next.previousHashExpiresAt = new Date(now + grace * 1000).toISOString();
+      }
+      keys.put(next);
+      keys.record({
+        ...auditEvent(caller, 'rotate', current, next),
+        changes: {
+          token: { from: 'old', to: 'new' },
+          previousTokenExpiresAt: { from: null, to: next.previousHashExpiresAt ?? null },
+        },
+      });
+      return next;
+    });
+    const lastUsed = (await this.usage.lastUsed(tenantId, [rotated])).get(name);
+    return { view: this.view(rotated, lastUsed), token };
   }
 
   /** The tenant's keys and other sections as a security.yml text. */
@@ -139,7 +261,22 @@ export class ApiKeysService {
       keys.delete(name);
       keys.record(auditEvent(caller, 'delete', current, undefined));
     });
+    this.usage.forget(tenantId, name);
   }
+
+  private view(key: ApiKey, lastUsedAt?: string): ApiKeyView {
+    const previousTokenExpiresAt = previousTokenValidUntil(key, this.clock.now());
+    return {
+      key,
+      ...(lastUsedAt !== undefined && { lastUsedAt }),
+      ...(previousTokenExpiresAt !== undefined && { previousTokenExpiresAt }),
+    };
+  }
+}
+
+/** An instant as the service stores it: UTC, milliseconds, `Z`. */
+function normalized(instant: string): string {
+  return new Date(instant).toISOString();
 }
 
 /** One audit event per key that `after` adds, changes or removes compared with `before`. */
@@ -193,7 +330,7 @@ function auditEvent(
   after: ApiKey | undefined,
 ): AuditEvent {
   const changes: Record<string, { from: FieldValue; to: FieldValue }> = {};
-  for (const field of ['enabled', 'permissions'] as const) {
+  for (const field of ['enabled', 'permissions', 'expiresAt'] as const) {
     const from = before?.[field] ?? null;
     const to = after?.[field] ?? null;
     if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };

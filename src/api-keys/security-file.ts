@@ -17,7 +17,14 @@ import {
 } from 'js-yaml';
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { type ApiKey, HASH_PATTERN, KEY_NAME_PATTERN, PERMISSION_PATTERN } from './api-key';
+import {
+  type ApiKey,
+  HASH_PATTERN,
+  INSTANT_PATTERN,
+  KEY_NAME_PATTERN,
+  OPTIONAL_KEY_FIELDS,
+  PERMISSION_PATTERN,
+} from './api-key';
 
 /** Files above this size are refused before parsing. 10,000 keys take about 2.5 MB. */
 export const MAX_SECURITY_FILE_BYTES = 16 * 1024 * 1024;
@@ -95,10 +102,16 @@ export function parseSecurityFile(text: string): SecurityDocument {
     const entry = toEntry(item, fail);
     const sameName = names.get(entry.key.name);
     if (sameName !== undefined) fail(`.name "${entry.key.name}" repeats apiKeys[${sameName}]`);
-    const sameHash = hashes.get(entry.key.hash);
-    if (sameHash !== undefined) fail(`.hash repeats the hash of apiKeys[${sameHash}]`);
+    for (const [field, value] of [
+      ['hash', entry.key.hash],
+      ['previousHash', entry.key.previousHash],
+    ] as const) {
+      if (value === undefined) continue;
+      const sameHash = hashes.get(value);
+      if (sameHash !== undefined) fail(`.${field} repeats a hash of apiKeys[${sameHash}]`);
+      hashes.set(value, index);
+    }
     names.set(entry.key.name, index);
-    hashes.set(entry.key.hash, index);
     entries.push(entry);
   });
   return { sections: root, entries, layout: layoutOf(text, events) };
@@ -183,11 +196,34 @@ function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
     permissions,
     hash: hash.toLowerCase(),
   };
-  for (const stamp of ['createdAt', 'updatedAt'] as const) {
+  for (const stamp of ['createdAt', 'updatedAt', 'hint'] as const) {
     const value = field(item, stamp) ?? undefined; // null counts as absent
     if (value === undefined) continue;
-    if (typeof value !== 'string') fail(`.${stamp} must be a timestamp string`);
+    if (typeof value !== 'string') fail(`.${stamp} must be a string`);
     key[stamp] = value;
+  }
+  // These two are enforced, so they must be instants, not just strings.
+  for (const instant of ['expiresAt', 'previousHashExpiresAt'] as const) {
+    const value = field(item, instant) ?? undefined;
+    if (value === undefined) continue;
+    if (
+      typeof value !== 'string' ||
+      !INSTANT_PATTERN.test(value) ||
+      Number.isNaN(Date.parse(value))
+    ) {
+      fail(`.${instant} must be an ISO 8601 instant such as 2027-01-31T00:00:00Z`);
+    }
+    key[instant] = value;
+  }
+  const previous = field(item, 'previousHash') ?? undefined;
+  if (previous !== undefined) {
+    if (typeof previous !== 'string' || !HASH_PATTERN.test(previous)) {
+      fail('.previousHash must be 64 hexadecimal characters');
+    }
+    if (key.previousHashExpiresAt === undefined) {
+      fail('.previousHash needs previousHashExpiresAt, the end of its grace period');
+    }
+    key.previousHash = previous.toLowerCase();
   }
   return { key, raw: item };
 }
@@ -201,8 +237,10 @@ export function toStoredEntry(key: ApiKey, replaced?: Readonly<Mapping>): Stored
     permissions: [...key.permissions],
     hash: key.hash,
   };
-  if (key.createdAt !== undefined) raw.createdAt = key.createdAt;
-  if (key.updatedAt !== undefined) raw.updatedAt = key.updatedAt;
+  for (const name of OPTIONAL_KEY_FIELDS) {
+    if (key[name] === undefined) delete raw[name];
+    else raw[name] = key[name];
+  }
   return { key, raw };
 }
 
@@ -260,7 +298,13 @@ function dumpSafely(value: unknown, noRefs: boolean): string {
 
 /** Printable ASCII that needs no escape inside double quotes: exactly as js-yaml writes it. */
 const PLAIN_QUOTABLE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-const KNOWN_FIELDS = new Set(['name', 'enabled', 'permissions', 'hash', 'createdAt', 'updatedAt']);
+const KNOWN_FIELDS = new Set<string>([
+  'name',
+  'enabled',
+  'permissions',
+  'hash',
+  ...OPTIONAL_KEY_FIELDS,
+]);
 
 /**
  * The text js-yaml would write for an entry that holds only the fields the service knows, with

@@ -1,7 +1,13 @@
 import type { AuditEvent } from '../audit/audit-entry';
 import type { ApiKey } from './api-key';
 import type { ApiKeyChanges } from './api-keys.repository';
+import { withoutExpiredPreviousToken } from './key-lifecycle';
 import { type SecurityDocument, type StoredEntry, toStoredEntry } from './security-file';
+
+/** The hashes a key answers to: its token's, and the one a rotation replaced, while kept. */
+function hashesOf(key: ApiKey): string[] {
+  return key.previousHash ? [key.hash, key.previousHash] : [key.hash];
+}
 
 /** Changes to a tenant's keys by name: the new entry, or null for a deletion. */
 type EntryChanges = ReadonlyMap<string, StoredEntry | null>;
@@ -19,7 +25,7 @@ export class TenantKeys {
     const byHash = new Map<string, ApiKey>();
     for (const entry of document.entries) {
       byName.set(entry.key.name, entry);
-      byHash.set(entry.key.hash, entry.key);
+      for (const hash of hashesOf(entry.key)) byHash.set(hash, entry.key);
     }
     return new TenantKeys(document, byName, byHash);
   }
@@ -36,6 +42,7 @@ export class TenantKeys {
     return this.byName.get(name)?.key;
   }
 
+  /** The key whose current token, or the token a rotation replaced, has this hash. */
   findByHash(hash: string): ApiKey | undefined {
     return this.byHash.get(hash);
   }
@@ -51,10 +58,10 @@ export class TenantKeys {
     const byHash = new Map(this.byHash);
     for (const [name, entry] of changes) {
       const previous = byName.get(name);
-      if (previous) byHash.delete(previous.key.hash);
+      if (previous) for (const hash of hashesOf(previous.key)) byHash.delete(hash);
       if (entry) {
         byName.set(name, entry);
-        byHash.set(entry.key.hash, entry.key);
+        for (const hash of hashesOf(entry.key)) byHash.set(hash, entry.key);
       } else {
         byName.delete(name);
       }
@@ -109,6 +116,21 @@ export class TenantKeysDraft implements ApiKeyChanges {
   /** The audit events of the kept changes, in order. */
   get events(): readonly AuditEvent[] {
     return this.keptEvents;
+  }
+
+  /** Drops the tokens rotations replaced whose grace periods are over: unaudited housekeeping. */
+  dropExpiredPreviousTokens(now: number): void {
+    const names = new Set([
+      ...this.base.document.entries.map((e) => e.key.name),
+      ...this.kept.keys(),
+    ]);
+    for (const name of names) {
+      const key = this.get(name);
+      if (key?.previousHash === undefined) continue;
+      const kept = withoutExpiredPreviousToken(key, now);
+      if (kept !== key) this.put(kept);
+    }
+    this.keep();
   }
 
   keep(): void {

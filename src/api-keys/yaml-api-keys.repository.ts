@@ -6,7 +6,13 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { AUDIT_FILE, type AuditEvent } from '../audit/audit-entry';
 import { type AuditAppend, AuditLogWriter } from '../audit/audit-log';
-import { openRegularFile, syncDirectory, writeAndSync } from '../common/durable-file';
+import {
+  openRegularFile,
+  readRegularFile,
+  syncDirectory,
+  writeAndSync,
+} from '../common/durable-file';
+import { Clock, SystemClock } from '../common/clock';
 import { LruCache } from '../common/lru-cache';
 import { appConfig } from '../config/app.config';
 import { type ApiKey, isTenantId } from './api-key';
@@ -139,6 +145,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     @Inject(appConfig.KEY)
     config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>,
     private readonly parser: SecurityFileParser = new SecurityFileParser(),
+    private readonly clock: Clock = new SystemClock(),
   ) {
     super();
     this.root = config.tenantsDir;
@@ -224,6 +231,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
         const base = await this.read(tenantId);
         const { draft, outcomes } = applyBatch(base.keys, batch);
         if (!draft.hasChanges) return outcomes;
+        draft.dropExpiredPreviousTokens(this.clock.now());
         const keys = draft.toTenantKeys();
         const text = renderSecurityFile(keys.document);
         assertReadableBack(tenantId, text);
@@ -319,14 +327,8 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   async exportText(tenantId: string): Promise<string> {
     const dir = await existingTenantDir(this.root, tenantId);
     try {
-      const handle = await openRegularFile(join(dir, SECURITY_FILE), 'read');
-      try {
-        return await handle.readFile('utf8');
-      } finally {
-        await handle.close();
-      }
+      return (await readRegularFile(join(dir, SECURITY_FILE))) ?? '';
     } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return '';
       throw storageError(tenantId, error, 'read');
     }
   }

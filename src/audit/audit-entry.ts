@@ -6,7 +6,7 @@ export interface AuditEvent {
   readonly requestId: string;
   /** Who: `api-key:<key name>`, `bearer:<sub>` or `cli:operator`. */
   readonly actor: string;
-  readonly action: 'create' | 'update' | 'delete';
+  readonly action: 'create' | 'update' | 'rotate' | 'delete';
   /** The API key changed. */
   readonly key: string;
   /** Each field that changed, `{ from, to }`; null where the key did not exist before or after. */

@@ -1,7 +1,12 @@
 import { type FileHandle, lstat, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../api-keys/api-keys.errors';
-import { openRegularFile, syncDirectory, writeAndSync } from '../common/durable-file';
+import {
+  openRegularFile,
+  readRegularFile,
+  syncDirectory,
+  writeAndSync,
+} from '../common/durable-file';
 import {
   chainLines,
   type ChainAnchor,
@@ -28,21 +33,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function readWhole(path: string): Promise<string | undefined> {
-  let handle: FileHandle;
-  try {
-    handle = await openRegularFile(path, 'read');
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
-}
-
 function parseAnchor(text: string): ChainAnchor {
   const anchor = JSON.parse(text) as ChainAnchor;
   if (typeof anchor?.head?.seq !== 'number' || typeof anchor.head.hash !== 'string') {
@@ -53,7 +43,7 @@ function parseAnchor(text: string): ChainAnchor {
 
 /** The anchor of the log in `dir`, or undefined when there is none yet. */
 async function readAnchor(dir: string): Promise<ChainAnchor | undefined> {
-  const text = await readWhole(join(dir, AUDIT_ANCHOR_FILE));
+  const text = await readRegularFile(join(dir, AUDIT_ANCHOR_FILE));
   return text === undefined ? undefined : parseAnchor(text);
 }
 
@@ -233,7 +223,7 @@ export async function verifyAuditLog(dir: string): Promise<ChainVerdict> {
     if (!(error instanceof SyntaxError)) throw error;
     return { intact: false, line: 0, problem: `${AUDIT_ANCHOR_FILE} is not a valid anchor` };
   }
-  const text = (await readWhole(join(dir, AUDIT_FILE))) ?? '';
+  const text = (await readRegularFile(join(dir, AUDIT_FILE))) ?? '';
   const inFlight = anchor?.pendingFile ? await exists(join(dir, anchor.pendingFile)) : false;
   return verifyChain(text, anchor, inFlight);
 }

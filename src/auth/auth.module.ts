@@ -1,7 +1,5 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, type ModuleMetadata, Module, type Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ApiKeysModule } from '../api-keys/api-keys.module';
-import { ApiKeyStrategy } from './api-key.strategy';
 import { AuthFailureLimiter } from './auth-failure-limiter';
 import { AuthenticationGuard } from './authentication.guard';
 import { CREDENTIAL_STRATEGIES, type CredentialStrategy } from './credential-strategy';
@@ -10,24 +8,29 @@ import { ScopesGuard } from './scopes.guard';
 
 /**
  * Authentication and authorization for every route: AuthenticationGuard then ScopesGuard,
- * both global. A new way in is one more strategy in CREDENTIAL_STRATEGIES.
+ * both global. Bearer JWTs are checked here; other ways in are handed over by the app module
+ * (with the modules that provide them), so this folder imports no feature.
  */
-@Module({
-  imports: [ApiKeysModule],
-  providers: [
-    ApiKeyStrategy,
-    JwtStrategy,
-    AuthFailureLimiter,
-    {
-      provide: CREDENTIAL_STRATEGIES,
-      useFactory: (jwt: JwtStrategy, apiKeys: ApiKeyStrategy): CredentialStrategy[] => [
-        jwt,
-        apiKeys,
+@Module({})
+export class AuthModule {
+  static forRoot(options: {
+    readonly imports: NonNullable<ModuleMetadata['imports']>;
+    readonly strategies: ReadonlyArray<Type<CredentialStrategy>>;
+  }): DynamicModule {
+    return {
+      module: AuthModule,
+      imports: options.imports,
+      providers: [
+        JwtStrategy,
+        AuthFailureLimiter,
+        {
+          provide: CREDENTIAL_STRATEGIES,
+          useFactory: (...strategies: CredentialStrategy[]) => strategies,
+          inject: [JwtStrategy, ...options.strategies],
+        },
+        { provide: APP_GUARD, useClass: AuthenticationGuard },
+        { provide: APP_GUARD, useClass: ScopesGuard },
       ],
-      inject: [JwtStrategy, ApiKeyStrategy],
-    },
-    { provide: APP_GUARD, useClass: AuthenticationGuard },
-    { provide: APP_GUARD, useClass: ScopesGuard },
-  ],
-})
-export class AuthModule {}
+    };
+  }
+}

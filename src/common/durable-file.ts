@@ -35,6 +35,22 @@ export async function openRegularFile(path: string, mode: FileMode): Promise<Fil
   }
 }
 
+/** The text of the regular file at `path`, or undefined when there is none. */
+export async function readRegularFile(path: string): Promise<string | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await openRegularFile(path, 'read');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  try {
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Writes `text` to `path`, a new file (`create`) or the end of a regular one (`append`), and
  * fsyncs it before closing: once this resolves, the bytes are on disk.

@@ -27,5 +27,7 @@ export const appConfig = registerAs('app', () => {
     /** Parsed tenants kept in memory; the least recently used are dropped beyond this. */
     tenantCacheSize: env.integer('TENANT_CACHE_SIZE', 1000, 1, 1_000_000),
     trustProxy: trustProxy(env),
+    /** How often last-used times are written, per tenant, at most. */
+    usageFlushSeconds: env.integer('USAGE_FLUSH_SECONDS', 60, 1, 86_400),
   };
 });

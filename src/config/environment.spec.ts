@@ -31,6 +31,7 @@ describe('configuration', () => {
       logLevel: 'info',
       tenantCacheSize: 1000,
       trustProxy: false,
+      usageFlushSeconds: 60,
     });
     expect(authConfig()).toMatchObject({
       algorithms: ['RS256'],
@@ -46,6 +47,7 @@ describe('configuration', () => {
     [{ TENANTS_DIR: '/does/not/exist' }, /^TENANTS_DIR must name an existing directory/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     [{ TENANT_CACHE_SIZE: '0' }, /^TENANT_CACHE_SIZE/],
+    [{ USAGE_FLUSH_SECONDS: '0' }, /^USAGE_FLUSH_SECONDS/],
   ])('refuses %j with a one-line message naming the variable', (env, message) => {
     process.env = { TENANTS_DIR: tmpdir(), ...env };
     const text = failure(() => appConfig());

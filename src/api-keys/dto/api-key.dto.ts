@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { type ApiKey, KEY_NAME_PATTERN, PERMISSION_PATTERN } from '../api-key';
+import { KEY_NAME_PATTERN, PERMISSION_PATTERN } from '../api-key';
+import type { ApiKeyView } from '../api-keys.service';
 
 export const KEY_NAME_SCHEMA = {
   description: 'Key name. Only alphanumeric characters, hyphens, underscores and dots are allowed.',
@@ -33,6 +34,34 @@ export class ApiKeyDto {
 
   @ApiPropertyOptional({ format: 'date-time', example: '2026-11-29T16:00:00.000Z' })
   updatedAt?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'From this instant on the key authenticates nowhere.',
+    example: '2027-01-31T00:00:00.000Z',
+  })
+  expiresAt?: string;
+
+  @ApiPropertyOptional({
+    description:
+      "The token's first 8 characters, `...`, and its last 4, to tell keys apart; for keys the service minted.",
+    example: 'tak_Ab3x...9QzK',
+  })
+  hint?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: `When the key last authenticated a request, accurate to USAGE_FLUSH_SECONDS.`,
+    example: '2026-11-30T09:15:00.000Z',
+  })
+  lastUsedAt?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'Until when the token the last rotation replaced still works, while it does.',
+    example: '2026-12-01T00:00:00.000Z',
+  })
+  previousTokenExpiresAt?: string;
 }
 
 /** A newly created key: its definition and the plaintext token, returned this once only. */
@@ -44,8 +73,8 @@ export class CreatedApiKeyDto extends ApiKeyDto {
   token!: string;
 }
 
-/** Copies the public fields of a key; the hash is never copied, so it cannot leak. */
-export function toApiKeyDto(key: ApiKey): ApiKeyDto {
+/** Copies the public fields of a key; no hash is ever copied, so none can leak. */
+export function toApiKeyDto({ key, lastUsedAt, previousTokenExpiresAt }: ApiKeyView): ApiKeyDto {
   const dto: ApiKeyDto = {
     name: key.name,
     enabled: key.enabled,
@@ -53,5 +82,9 @@ export function toApiKeyDto(key: ApiKey): ApiKeyDto {
   };
   if (key.createdAt !== undefined) dto.createdAt = key.createdAt;
   if (key.updatedAt !== undefined) dto.updatedAt = key.updatedAt;
+  if (key.expiresAt !== undefined) dto.expiresAt = key.expiresAt;
+  if (key.hint !== undefined) dto.hint = key.hint;
+  if (lastUsedAt !== undefined) dto.lastUsedAt = lastUsedAt;
+  if (previousTokenExpiresAt !== undefined) dto.previousTokenExpiresAt = previousTokenExpiresAt;
   return dto;
 }

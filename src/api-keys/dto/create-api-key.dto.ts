@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import { KEY_NAME_SCHEMA, PERMISSIONS_SCHEMA } from './api-key.dto';
-import { IsKeyName, IsOmittable, IsPermissionList } from './validation';
+import { IsInstant, IsKeyName, IsOmittable, IsPermissionList } from './validation';
 
 /** Request body to create an API key. */
 export class CreateApiKeyDto {
@@ -25,4 +25,14 @@ export class CreateApiKeyDto {
   @IsOmittable()
   @IsPermissionList()
   permissions?: string[];
+
+  @ApiPropertyOptional({
+    type: 'string',
+    format: 'date-time',
+    description: 'An instant in the future from which the key authenticates nowhere.',
+    example: '2027-01-31T00:00:00Z',
+  })
+  @IsOmittable()
+  @IsInstant()
+  expiresAt?: string;
 }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import { PERMISSIONS_SCHEMA } from './api-key.dto';
-import { IsOmittable, IsPermissionList } from './validation';
+import { IsInstant, IsOmittable, IsOmittableOrNull, IsPermissionList } from './validation';
 
 /** Request body to update an API key. */
 export class UpdateApiKeyDto {
@@ -17,4 +17,16 @@ export class UpdateApiKeyDto {
   @IsOmittable()
   @IsPermissionList()
   permissions?: string[];
+
+  @ApiPropertyOptional({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description:
+      'An instant in the future from which the key authenticates nowhere; null removes the expiry, left out it stays.',
+    example: '2027-01-31T00:00:00Z',
+  })
+  @IsOmittableOrNull()
+  @IsInstant()
+  expiresAt?: string | null;
 }

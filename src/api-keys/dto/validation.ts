@@ -1,10 +1,34 @@
 import { applyDecorators } from '@nestjs/common';
-import { ArrayMaxSize, IsArray, IsString, Length, Matches, ValidateIf } from 'class-validator';
-import { KEY_NAME_PATTERN, MAX_PERMISSIONS, PERMISSION_PATTERN } from '../api-key';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsISO8601,
+  IsString,
+  Length,
+  Matches,
+  ValidateIf,
+} from 'class-validator';
+import { INSTANT_PATTERN, KEY_NAME_PATTERN, MAX_PERMISSIONS, PERMISSION_PATTERN } from '../api-key';
 
 /** May be left out, but not sent as null: `null` is a wrong type, not an omission. */
 export function IsOmittable(): PropertyDecorator {
   return ValidateIf((_object: object, value: unknown) => value !== undefined);
+}
+
+/** May be left out or sent as null (which means "remove"). */
+export function IsOmittableOrNull(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined && value !== null);
+}
+
+/** An ISO 8601 instant with a time and a zone, e.g. 2027-01-31T00:00:00Z. */
+export function IsInstant(): PropertyDecorator {
+  return applyDecorators(
+    IsString({ message: '$property must be a string' }),
+    Matches(INSTANT_PATTERN, {
+      message: '$property must be an ISO 8601 instant with a time zone, e.g. 2027-01-31T00:00:00Z',
+    }),
+    IsISO8601({ strict: true }, { message: '$property must be a valid date and time' }),
+  );
 }
 
 export function IsKeyName(): PropertyDecorator {
