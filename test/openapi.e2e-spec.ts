@@ -126,6 +126,14 @@ describe('the OpenAPI document against the service (e2e)', () => {
     await call('POST', KEYS, (r) => as(admin.token)(r).set('Content-Type', 'text/plain').send('x'));
     await call('POST', KEYS, (r) => as(reader.token)(r).send({ name: 'nope' }));
     await call('GET', `${KEYS}/missing`, as(admin.token));
+    const rotated = await call('POST', `${KEYS}/documented/rotate`, (r) =>
+      as(admin.token)(r).send({ gracePeriodSeconds: 60 }),
+    );
+    expect(rotated.status).toBe(200);
+    await call('POST', `${KEYS}/documented/rotate`, (r) =>
+      as(admin.token)(r).send({ gracePeriodSeconds: -1 }),
+    );
+    await call('GET', `${KEYS}/documented`, as(admin.token));
     await call('DELETE', `${KEYS}/documented`, (r) => as(admin.token)(r).set('If-Match', etag));
     await call('DELETE', `${KEYS}/documented`, as(admin.token));
     await call('DELETE', `${KEYS}/missing`, as(admin.token));

@@ -19,7 +19,21 @@ export class PermissionsChangeDto {
   to!: string[] | null;
 }
 
-/** The token was replaced (by `keys apply` or `keys edit`): never the token or its hash. */
+/** An instant before and after (`expiresAt`, `previousTokenExpiresAt`); null where there was none. */
+export class InstantChangeDto {
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, example: null })
+  from!: string | null;
+
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    example: '2027-01-31T00:00:00.000Z',
+  })
+  to!: string | null;
+}
+
+/** The token was replaced (by a rotation, `keys apply` or `keys edit`): never the token or its hash. */
 export class TokenChangeDto {
   @ApiProperty({ enum: ['old'] })
   from!: 'old';
@@ -36,8 +50,17 @@ export class AuditChangesDto {
   @ApiPropertyOptional({ type: PermissionsChangeDto })
   permissions?: PermissionsChangeDto;
 
-  @ApiPropertyOptional({ type: TokenChangeDto })
+  @ApiPropertyOptional({ type: InstantChangeDto })
+  expiresAt?: InstantChangeDto;
+
+  @ApiPropertyOptional({ type: TokenChangeDto, description: 'The token was replaced (rotate).' })
   token?: TokenChangeDto;
+
+  @ApiPropertyOptional({
+    type: InstantChangeDto,
+    description: 'Until when the replaced token keeps working (rotate); null: not at all.',
+  })
+  previousTokenExpiresAt?: InstantChangeDto;
 }
 
 /** One line of a tenant's audit trail. It never holds a token or a hash. */
@@ -57,7 +80,7 @@ export class AuditEntryDto {
   })
   actor!: string;
 
-  @ApiProperty({ enum: ['create', 'update', 'delete'] })
+  @ApiProperty({ enum: ['create', 'update', 'rotate', 'delete'] })
   action!: AuditEntry['action'];
 
   @ApiProperty({ description: 'The API key changed.', example: 'ci-deploy' })
