@@ -151,7 +151,7 @@ describe('key lifecycle over HTTP (e2e)', () => {
 
     it('honours If-Match: 412 when stale, 200 when current, 404 when the key is gone', async () => {
       await create({ name: 'k' });
-      const tag = (await http().get(`${BASE}/k`).set(as(admin.token))).headers.etag as string;
+      const tag = (await http().get(`${BASE}/k`).set(as(admin.token))).headers.etag;
       await rotate('k', {}, { 'If-Match': '"stale"' }).expect(412);
       await rotate('k', {}, { 'If-Match': tag }).expect(200);
       await rotate('k', {}, { 'If-Match': tag }).expect(412);
