@@ -5,6 +5,7 @@ import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ClockModule } from './common/clock';
+import { StorageModule } from './storage/storage.module';
 import { JsonBodyInterceptor } from './common/json-body';
 import { LoggingModule } from './common/logging.module';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
@@ -17,6 +18,7 @@ import { HealthModule } from './health/health.module';
   imports: [
     AppConfigModule,
     ClockModule,
+    StorageModule,
     LoggingModule,
     ApiKeysModule,
     AuditModule,

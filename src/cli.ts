@@ -10,10 +10,11 @@ import { ApiKeysService } from './api-keys/api-keys.service';
 import { AuditModule } from './audit/audit.module';
 import { AuditService } from './audit/audit.service';
 import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
-import { TenantFileInvalidError } from './api-keys/api-keys.errors';
+import { TenantFileInvalidError } from './storage/storage.errors';
 import { OPERATOR } from './auth/principal';
 import { applyFile, editInEditor } from './cli/hand-edits';
 import { ClockModule } from './common/clock';
+import { StorageModule } from './storage/storage.module';
 import { AppConfigModule } from './config/config.module';
 import { editorCommand } from './config/editor';
 
@@ -33,7 +34,7 @@ const USAGE = `usage: npm run keys -- <command>
 The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
 
 /** The CLI needs the keys and the configuration, not the HTTP server. */
-@Module({ imports: [AppConfigModule, ClockModule, ApiKeysModule, AuditModule] })
+@Module({ imports: [AppConfigModule, ClockModule, StorageModule, ApiKeysModule, AuditModule] })
 class CliModule {}
 
 class UsageError extends Error {}

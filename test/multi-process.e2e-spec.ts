@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseSecurityFile } from '../src/api-keys/security-file';
+import { parseSecurityFile } from '../src/storage/yaml/security-file';
 import { ServerProcess } from './support/server-process';
 import { handKey, TenantsFixture } from './support/tenants';
 

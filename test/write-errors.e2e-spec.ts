@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { lock } from 'proper-lockfile';
 import request from 'supertest';
 import type { App } from 'supertest/types';
-import { LOCK_STALE_MS } from '../src/api-keys/tenant-lock';
+import { LOCK_STALE_MS } from '../src/storage/yaml/tenant-lock';
 import { startApp } from './support/app';
 import { runKeys } from './support/cli';
 import { makeReadOnly } from './support/read-only-dir';

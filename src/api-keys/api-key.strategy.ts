@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { type CredentialStrategy, InvalidCredentialsError } from '../auth/credential-strategy';
 import type { Principal } from '../auth/principal';
-import { KeyRefusedError } from './api-keys.errors';
+import { KeyRefusedError } from './key-lifecycle';
 import { ApiKeysService } from './api-keys.service';
 
 export const API_KEY_HEADER = 'x-api-key';

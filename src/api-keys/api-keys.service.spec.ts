@@ -13,10 +13,10 @@ import { entityTagOf } from './api-key';
 import { hashToken } from './api-key-token';
 import { ApiKeysService } from './api-keys.service';
 import { ManualClock } from '../common/clock';
-import { SecurityFileParser } from './security-file-parser';
+import { SecurityFileParser } from '../storage/yaml/security-file-parser';
 import { UsageBuffer } from './usage-buffer';
-import { YamlApiKeysRepository } from './yaml-api-keys.repository';
-import { YamlUsageStore } from './yaml-usage.store';
+import { YamlApiKeysRepository } from '../storage/yaml/yaml-api-keys.repository';
+import { YamlUsageStore } from '../storage/yaml/yaml-usage.store';
 
 const caller = (...scopes: string[]): Caller => ({
   principal: { method: 'api-key', subject: 'caller', scopes, tenants: ['acme'] },

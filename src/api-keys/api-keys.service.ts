@@ -5,24 +5,24 @@ import {
   NotFoundException,
   PreconditionFailedException,
 } from '@nestjs/common';
-import type { AuditEvent, FieldValue } from '../audit/audit-entry';
+import type { AuditEvent, FieldValue } from '../storage/audit-entry';
 import type { Caller, Principal } from '../auth/principal';
 import { uncovered } from '../auth/scope-matching';
 import { Clock } from '../common/clock';
 import { ValidationProblemException } from '../common/validation.pipe';
+import type { IfMatch } from '../common/if-match';
+import { satisfiesIfMatch, uniquePermissions } from './api-key';
 import {
   type ApiKey,
-  type IfMatch,
   isKeyName,
   isTenantId,
-  satisfiesIfMatch,
-  uniquePermissions,
-} from './api-key';
+  previousTokenValidUntil,
+} from '../storage/api-key.record';
 import { hashToken, hasValidChecksum, mintToken } from './api-key-token';
-import { KeyRefusedError, TenantNotFoundError } from './api-keys.errors';
-import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
-import { hintOf, previousTokenValidUntil, refusalOf } from './key-lifecycle';
-import { parseSecurityFile } from './security-file';
+import { TenantNotFoundError } from '../storage/storage.errors';
+import { type ApiKeyChanges, ApiKeysRepository } from '../storage/api-keys.repository';
+import { hintOf, KeyRefusedError, refusalOf } from './key-lifecycle';
+import { parseSecurityFile } from '../storage/yaml/security-file';
 import { UsageBuffer } from './usage-buffer';
 
 export interface NewApiKey {

@@ -1,10 +1,9 @@
-import type { ApiKey } from './api-key';
 import {
-  hintOf,
+  type ApiKey,
   previousTokenValidUntil,
-  refusalOf,
   withoutExpiredPreviousToken,
-} from './key-lifecycle';
+} from '../storage/api-key.record';
+import { hintOf, refusalOf } from './key-lifecycle';
 
 const T = Date.parse('2027-01-31T00:00:00.000Z');
 const key = (fields: Partial<ApiKey> = {}): ApiKey => ({

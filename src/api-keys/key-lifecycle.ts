@@ -1,4 +1,4 @@
-import type { ApiKey } from './api-key';
+import { type ApiKey, previousTokenValidUntil } from '../storage/api-key.record';
 
 /** Why a presented token does not authenticate, as gateways and problem bodies name it. */
 export type Refusal = 'NOT_FOUND' | 'DISABLED' | 'EXPIRED';
@@ -6,12 +6,6 @@ export type Refusal = 'NOT_FOUND' | 'DISABLED' | 'EXPIRED';
 /** Whether the key has expired at `now`: from its `expiresAt` instant on, it authenticates nowhere. */
 export function hasExpired(key: ApiKey, now: number): boolean {
   return key.expiresAt !== undefined && now >= Date.parse(key.expiresAt);
-}
-
-/** Until when the token a rotation replaced still works; undefined when it no longer does. */
-export function previousTokenValidUntil(key: ApiKey, now: number): string | undefined {
-  if (key.previousHash === undefined || key.previousHashExpiresAt === undefined) return undefined;
-  return now < Date.parse(key.previousHashExpiresAt) ? key.previousHashExpiresAt : undefined;
 }
 
 /**
@@ -31,16 +25,16 @@ export function refusalOf(key: ApiKey | undefined, hash: string, now: number): R
   return undefined;
 }
 
-/** The key without a previous token whose grace period is over (dropped at the next write). */
-export function withoutExpiredPreviousToken(key: ApiKey, now: number): ApiKey {
-  if (key.previousHash === undefined || previousTokenValidUntil(key, now)) return key;
-  const rest: { -readonly [K in keyof ApiKey]: ApiKey[K] } = { ...key };
-  delete rest.previousHash;
-  delete rest.previousHashExpiresAt;
-  return rest;
-}
-
 /** What people see to tell keys apart: the token's first 8 characters, `...`, its last 4. */
 export function hintOf(token: string): string {
   return `${token.slice(0, 8)}...${token.slice(-4)}`;
+}
+
+/** A presented API key that does not authenticate, and why (as gateways and problem bodies name it). */
+export class KeyRefusedError extends Error {
+  constructor(readonly code: Refusal) {
+    super(
+      code === 'EXPIRED' ? 'the API key has expired' : 'the API key is not valid for this tenant',
+    );
+  }
 }

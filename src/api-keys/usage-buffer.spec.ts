@@ -1,7 +1,7 @@
 import { ManualClock } from '../common/clock';
-import type { ApiKey } from './api-key';
+import type { ApiKey } from '../storage/api-key.record';
 import { UsageBuffer } from './usage-buffer';
-import { mergeUsage, type UsageRecord, UsageStore } from './usage.store';
+import { mergeUsage, type UsageRecord, UsageStore } from '../storage/usage.store';
 
 /** A store in memory that counts its writes (and can be made to fail). */
 class CountingStore extends UsageStore {

@@ -2,8 +2,8 @@ import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nes
 import type { ConfigType } from '@nestjs/config';
 import { Clock } from '../common/clock';
 import { appConfig } from '../config/app.config';
-import type { ApiKey } from './api-key';
-import { mergeUsage, sameKey, type UsageRecord, UsageStore } from './usage.store';
+import type { ApiKey } from '../storage/api-key.record';
+import { mergeUsage, sameKey, type UsageRecord, UsageStore } from '../storage/usage.store';
 
 /**
  * Last-used times, gathered in memory on every successful authentication (no disk write on the

@@ -7,7 +7,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { TENANT_ID_PATTERN } from '../api-keys/api-key';
+import { TENANT_ID_PATTERN } from '../storage/api-key.record';
 import { RequireScopes } from '../auth/scopes.decorator';
 import { AUDIT_READ } from '../auth/scopes';
 import { ProblemDto } from '../common/problem.dto';

@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { TenantChangedError } from '../api-keys/api-keys.errors';
+import { TenantChangedError } from '../storage/storage.errors';
 import type { ApiKeysService } from '../api-keys/api-keys.service';
-import { SecurityFileError } from '../api-keys/security-file';
+import { SecurityFileError } from '../storage/yaml/security-file';
 import type { Caller } from '../auth/principal';
 
 /** A command that ran and failed for a reason the operator is told in one line; exit 1. */

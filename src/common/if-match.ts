@@ -1,4 +1,5 @@
-import type { IfMatch } from '../api-keys/api-key';
+/** An `If-Match` condition: `*` (any current version) or a list of strong tags. */
+export type IfMatch = '*' | readonly string[];
 
 /**
  * The `If-Match` header as a condition: undefined when absent, `*`, or its strong tags (weak

@@ -13,7 +13,7 @@ import {
   TenantFileInvalidError,
   TenantNotFoundError,
   TenantStorageError,
-} from '../api-keys/api-keys.errors';
+} from '../storage/storage.errors';
 import { hasHeaders } from './http-problems';
 import type { FieldErrorDto, ProblemDto } from './problem.dto';
 import { ValidationProblemException } from './validation.pipe';

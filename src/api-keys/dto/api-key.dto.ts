@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { KEY_NAME_PATTERN, PERMISSION_PATTERN } from '../api-key';
+import { KEY_NAME_PATTERN, PERMISSION_PATTERN } from '../../storage/api-key.record';
 import type { ApiKeyView } from '../api-keys.service';
 
 export const KEY_NAME_SCHEMA = {

@@ -8,7 +8,12 @@ import {
   Matches,
   ValidateIf,
 } from 'class-validator';
-import { INSTANT_PATTERN, KEY_NAME_PATTERN, MAX_PERMISSIONS, PERMISSION_PATTERN } from '../api-key';
+import {
+  INSTANT_PATTERN,
+  KEY_NAME_PATTERN,
+  MAX_PERMISSIONS,
+  PERMISSION_PATTERN,
+} from '../../storage/api-key.record';
 
 /** May be left out, but not sent as null: `null` is a wrong type, not an omission. */
 export function IsOmittable(): PropertyDecorator {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { AuditEntry } from '../audit-entry';
+import type { AuditEntry } from '../../storage/audit-entry';
 
 /** `enabled` before and after; null where the key did not exist. */
 export class EnabledChangeDto {

@@ -9,7 +9,7 @@ import {
   TenantBusyError,
   TenantNotFoundError,
   TenantStorageError,
-} from './api-keys.errors';
+} from '../storage.errors';
 
 /** A holder that stops refreshing its lock for this long (it died) loses it to the next writer. */
 export const LOCK_STALE_MS = 4000;

@@ -24,7 +24,7 @@ import {
   KEY_NAME_PATTERN,
   OPTIONAL_KEY_FIELDS,
   PERMISSION_PATTERN,
-} from './api-key';
+} from '../api-key.record';
 
 /** Files above this size are refused before parsing. 10,000 keys take about 2.5 MB. */
 export const MAX_SECURITY_FILE_BYTES = 16 * 1024 * 1024;

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chainLines, EMPTY_CHAIN, sha256Hex, verifyChain } from './audit-chain';
-import type { AuditEntry, AuditEvent } from './audit-entry';
-import { AuditLogWriter, readAuditPage, verifyAuditLog } from './audit-log';
+import { chainLines, EMPTY_CHAIN, sha256Hex, verifyChain } from '../audit-chain';
+import type { AuditEntry, AuditEvent } from '../audit-entry';
+import { AuditLogWriter, readAuditPage, verifyAuditLog } from './audit-log-file';
 
 const event = (key: string): AuditEvent => ({
   requestId: `req-${key}`,

@@ -1,12 +1,7 @@
 import { type FileHandle, lstat, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errnoCode } from '../api-keys/api-keys.errors';
-import {
-  openRegularFile,
-  readRegularFile,
-  syncDirectory,
-  writeAndSync,
-} from '../common/durable-file';
+import { errnoCode } from '../storage.errors';
+import { openRegularFile, readRegularFile, syncDirectory, writeAndSync } from './durable-file';
 import {
   chainLines,
   type ChainAnchor,
@@ -15,8 +10,12 @@ import {
   EMPTY_CHAIN,
   sealOf,
   verifyChain,
-} from './audit-chain';
-import { AUDIT_ANCHOR_FILE, AUDIT_FILE, type AuditEntry, type AuditEvent } from './audit-entry';
+} from '../audit-chain';
+import type { AuditEntry, AuditEvent } from '../audit-entry';
+
+export const AUDIT_FILE = 'audit.log';
+/** The chain's head (last seq, its hash, the log's length), kept outside the log. */
+export const AUDIT_ANCHOR_FILE = 'audit.anchor';
 
 /** The anchor is overwritten in place at this fixed size, so rewriting it never needs a new block. */
 const ANCHOR_BYTES = 512;

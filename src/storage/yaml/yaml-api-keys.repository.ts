@@ -4,18 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { AUDIT_FILE, type AuditEvent } from '../audit/audit-entry';
-import { type AuditAppend, AuditLogWriter } from '../audit/audit-log';
-import {
-  openRegularFile,
-  readRegularFile,
-  syncDirectory,
-  writeAndSync,
-} from '../common/durable-file';
-import { Clock, SystemClock } from '../common/clock';
-import { LruCache } from '../common/lru-cache';
-import { appConfig } from '../config/app.config';
-import { type ApiKey, isTenantId } from './api-key';
+import type { AuditEvent } from '../audit-entry';
+import { AUDIT_FILE } from './audit-log-file';
+import { type AuditAppend, AuditLogWriter } from './audit-log-file';
+import { openRegularFile, readRegularFile, syncDirectory, writeAndSync } from './durable-file';
+import { Clock, SystemClock } from '../../common/clock';
+import { LruCache } from '../../common/lru-cache';
+import { appConfig } from '../../config/app.config';
+import { type ApiKey, isTenantId } from '../api-key.record';
 import {
   errnoCode,
   TenantBusyError,
@@ -24,8 +20,8 @@ import {
   TenantFileInvalidError,
   TenantNotFoundError,
   TenantStorageError,
-} from './api-keys.errors';
-import { type ApiKeyChanges, ApiKeysRepository } from './api-keys.repository';
+} from '../storage.errors';
+import { type ApiKeyChanges, ApiKeysRepository } from '../api-keys.repository';
 import {
   EMPTY_SECURITY_DOCUMENT,
   MAX_SECURITY_FILE_BYTES,

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import type { ApiKey } from './api-key';
-import { TenantFileInvalidError, TenantNotFoundError } from './api-keys.errors';
+import type { ApiKey } from '../api-key.record';
+import { TenantFileInvalidError, TenantNotFoundError } from '../storage.errors';
 import { YamlApiKeysRepository } from './yaml-api-keys.repository';
 
 const hash = (n: number) => `f${n.toString(16).padStart(63, '0')}`;

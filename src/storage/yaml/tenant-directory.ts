@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isTenantId } from './api-key';
-import { TenantNotFoundError } from './api-keys.errors';
+import { isTenantId } from '../api-key.record';
+import { TenantNotFoundError } from '../storage.errors';
 
 /**
  * `<root>/<tenantId>`, joined only after the id matched its pattern (no separators, no leading

@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readRegularFile, syncDirectory, writeAndSync } from '../common/durable-file';
-import { LruCache } from '../common/lru-cache';
-import { appConfig } from '../config/app.config';
-import { errnoCode, TenantStorageError } from './api-keys.errors';
+import { readRegularFile, syncDirectory, writeAndSync } from './durable-file';
+import { LruCache } from '../../common/lru-cache';
+import { appConfig } from '../../config/app.config';
+import { errnoCode, TenantStorageError } from '../storage.errors';
 import { existingTenantDir } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
-import { mergeUsage, type UsageRecord, UsageStore } from './usage.store';
+import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 
 /** The side file beside security.yml: `{ "<key name>": { "lastUsedAt", "createdAt"? } }`. */
 export const USAGE_FILE = 'last-used.json';

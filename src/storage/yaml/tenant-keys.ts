@@ -1,7 +1,6 @@
-import type { AuditEvent } from '../audit/audit-entry';
-import type { ApiKey } from './api-key';
-import type { ApiKeyChanges } from './api-keys.repository';
-import { withoutExpiredPreviousToken } from './key-lifecycle';
+import type { AuditEvent } from '../audit-entry';
+import type { ApiKeyChanges } from '../api-keys.repository';
+import { type ApiKey, withoutExpiredPreviousToken } from '../api-key.record';
 import { type SecurityDocument, type StoredEntry, toStoredEntry } from './security-file';
 
 /** The hashes a key answers to: its token's, and the one a rotation replaced, while kept. */

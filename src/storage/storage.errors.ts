@@ -71,12 +71,3 @@ export class TenantChangedError extends Error {
     super(`the keys of tenant "${tenantId}" changed meanwhile; nothing was written`);
   }
 }
-
-/** A presented API key that does not authenticate, and why (as gateways and problem bodies name it). */
-export class KeyRefusedError extends Error {
-  constructor(readonly code: 'NOT_FOUND' | 'DISABLED' | 'EXPIRED') {
-    super(
-      code === 'EXPIRED' ? 'the API key has expired' : 'the API key is not valid for this tenant',
-    );
-  }
-}

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lock } from 'proper-lockfile';
-import type { ApiKey } from './api-key';
-import { TenantBusyError } from './api-keys.errors';
+import type { ApiKey } from '../api-key.record';
+import { TenantBusyError } from '../storage.errors';
 import { LOCK_STALE_MS } from './tenant-lock';
 import { YamlApiKeysRepository } from './yaml-api-keys.repository';
 

@@ -25,7 +25,4 @@ export interface AuditEntry extends AuditEvent {
   readonly hash: string;
 }
 
-export const AUDIT_FILE = 'audit.log';
-/** The chain's head (last seq, its hash, the log's length), kept outside the log. */
-export const AUDIT_ANCHOR_FILE = 'audit.anchor';
 export const GENESIS_HASH = '0'.repeat(64);

@@ -1,6 +1,6 @@
-import type { AuditEvent } from '../audit/audit-entry';
-import type { ApiKey } from './api-key';
-import type { SecurityDocument } from './security-file';
+import type { AuditEvent } from './audit-entry';
+import type { ApiKey } from './api-key.record';
+import type { SecurityDocument } from './yaml/security-file';
 
 /** The keys of one tenant as a change sees them; what it does is applied only if it returns. */
 export interface ApiKeyChanges {

@@ -1,0 +1,37 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { appConfig } from '../../config/app.config';
+import type { ChainVerdict } from '../audit-chain';
+import type { AuditEntry } from '../audit-entry';
+import { AuditTrail } from '../audit-trail';
+import { errnoCode, TenantStorageError } from '../storage.errors';
+import { AUDIT_FILE, readAuditPage, verifyAuditLog } from './audit-log-file';
+import { existingTenantDir } from './tenant-directory';
+
+/** A tenant's audit trail in `<TENANTS_DIR>/<tenantId>/audit.log`, anchored by `audit.anchor`. */
+@Injectable()
+export class YamlAuditTrail extends AuditTrail {
+  constructor(
+    @Inject(appConfig.KEY)
+    private readonly config: Pick<ConfigType<typeof appConfig>, 'tenantsDir'>,
+  ) {
+    super();
+  }
+
+  page(tenantId: string, limit: number, before?: number): Promise<AuditEntry[]> {
+    return this.reading(tenantId, (dir) => readAuditPage(dir, limit, before));
+  }
+
+  verify(tenantId: string): Promise<ChainVerdict> {
+    return this.reading(tenantId, (dir) => verifyAuditLog(dir));
+  }
+
+  private async reading<T>(tenantId: string, read: (dir: string) => Promise<T>): Promise<T> {
+    const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
+    try {
+      return await read(dir);
+    } catch (error) {
+      throw new TenantStorageError(tenantId, errnoCode(error), 'read', AUDIT_FILE);
+    }
+  }
+}
