@@ -20,7 +20,7 @@ import {
 } from '../storage/api-key.record';
 import { hashToken, hasValidChecksum, mintToken } from './api-key-token';
 import { TenantNotFoundError } from '../storage/storage.errors';
-import { type ApiKeyChanges, ApiKeysRepository } from '../storage/api-keys.repository';
+import { ApiKeysRepository } from '../storage/api-keys.repository';
 import { hintOf, KeyRefusedError, refusalOf } from './key-lifecycle';
 import { parseSecurityFile } from '../storage/yaml/security-file';
 import { UsageBuffer } from './usage-buffer';
@@ -140,12 +140,9 @@ export class ApiKeysService {
       ...(request.expiresAt !== undefined && { expiresAt: normalized(request.expiresAt) }),
       hint,
     };
-    await this.repository.change(tenantId, (keys) => {
-      if (keys.get(key.name)) {
-        throw new ConflictException(`an API key named "${key.name}" already exists`);
-      }
-      keys.put(key);
-      keys.record(auditEvent(caller, 'create', undefined, key));
+    await this.repository.change(tenantId, key.name, (current) => {
+      if (current) throw new ConflictException(`an API key named "${key.name}" already exists`);
+      return { key, event: auditEvent(caller, 'create', undefined, key), result: key };
     });
     this.usage.forget(tenantId, key.name);
     return { view: this.view(key), token };
@@ -161,8 +158,8 @@ export class ApiKeysService {
   ): Promise<ApiKeyView> {
     const now = this.clock.now();
     if (typeof request.expiresAt === 'string') assertFuture(request.expiresAt, now);
-    const updated = await this.repository.change(tenantId, (keys) => {
-      const current = currentKey(keys, tenantId, name, ifMatch);
+    const updated = await this.repository.change(tenantId, name, (stored) => {
+      const current = currentKey(stored, tenantId, name, ifMatch);
       assertMayChange(caller.principal, current);
       const permissions = request.permissions
         ? uniquePermissions(request.permissions)
@@ -176,9 +173,7 @@ export class ApiKeysService {
       };
       if (request.expiresAt === null) delete next.expiresAt;
       else if (request.expiresAt !== undefined) next.expiresAt = normalized(request.expiresAt);
-      keys.put(next);
-      keys.record(auditEvent(caller, 'update', current, next));
-      return next;
+      return { key: next, event: auditEvent(caller, 'update', current, next), result: next };
     });
     return this.view(updated, (await this.usage.lastUsed(tenantId, [updated])).get(name));
   }
@@ -197,8 +192,8 @@ export class ApiKeysService {
   ): Promise<IssuedApiKey> {
     const grace = rotation.gracePeriodSeconds ?? 0;
     const { token, hash, hint } = minted();
-    const rotated = await this.repository.change(tenantId, (keys) => {
-      const current = currentKey(keys, tenantId, name, ifMatch);
+    const rotated = await this.repository.change(tenantId, name, (stored) => {
+      const current = currentKey(stored, tenantId, name, ifMatch);
       assertMayChange(caller.principal, current);
       const now = this.clock.now();
       const next: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {
@@ -213,15 +208,14 @@ export class ApiKeysService {
         next.previousHash = current.hash;
         next.previousHashExpiresAt = new Date(now + grace * 1000).toISOString();
       }
-      keys.put(next);
-      keys.record({
+      const event: AuditEvent = {
         ...auditEvent(caller, 'rotate', current, next),
         changes: {
           token: { from: 'old', to: 'new' },
           previousTokenExpiresAt: { from: null, to: next.previousHashExpiresAt ?? null },
         },
-      });
-      return next;
+      };
+      return { key: next, event, result: next as ApiKey };
     });
     const lastUsed = (await this.usage.lastUsed(tenantId, [rotated])).get(name);
     return { view: this.view(rotated, lastUsed), token };
@@ -255,11 +249,10 @@ export class ApiKeysService {
 
   /** Deletes the key; with `ifMatch`, only if it still matches. */
   async delete(tenantId: string, name: string, caller: Caller, ifMatch?: IfMatch): Promise<void> {
-    await this.repository.change(tenantId, (keys) => {
-      const current = currentKey(keys, tenantId, name, ifMatch);
+    await this.repository.change(tenantId, name, (stored) => {
+      const current = currentKey(stored, tenantId, name, ifMatch);
       assertMayChange(caller.principal, current);
-      keys.delete(name);
-      keys.record(auditEvent(caller, 'delete', current, undefined));
+      return { key: null, event: auditEvent(caller, 'delete', current, undefined), result: null };
     });
     this.usage.forget(tenantId, name);
   }
@@ -307,12 +300,12 @@ function replacementEvents(
 
 /** The key as the change sees it: 404 when it is gone, 412 when it changed since `ifMatch`. */
 function currentKey(
-  keys: ApiKeyChanges,
+  stored: ApiKey | undefined,
   tenantId: string,
   name: string,
   ifMatch?: IfMatch,
 ): ApiKey {
-  const current = isKeyName(name) ? keys.get(name) : undefined;
+  const current = isKeyName(name) ? stored : undefined;
   if (!current) throw keyNotFound(tenantId, name);
   if (ifMatch && !satisfiesIfMatch(current, ifMatch)) {
     throw new PreconditionFailedException(

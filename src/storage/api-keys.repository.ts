@@ -2,15 +2,29 @@ import type { AuditEvent } from './audit-entry';
 import type { ApiKey } from './api-key.record';
 import type { SecurityDocument } from './yaml/security-file';
 
-/** The keys of one tenant as a change sees them; what it does is applied only if it returns. */
-export interface ApiKeyChanges {
-  get(name: string): ApiKey | undefined;
-  /** Adds the key, or replaces the key of the same name where it stands. */
-  put(key: ApiKey): void;
-  /** Removes the key; false when there was none of that name. */
-  delete(name: string): boolean;
-  /** Adds a line to the tenant's audit trail, written with the change or not at all. */
-  record(event: AuditEvent): void;
+/**
+ * What a change decides for its one key, from the key as it stands: the key to store (`null`:
+ * delete it), the audit line recording it (written with it or not at all), and the answer.
+ * Deciding is synchronous: a promise is refused (by type and at run time), since anything a
+ * change did after an `await` would escape its all-or-nothing.
+ */
+export interface KeyDecision<T> {
+  readonly key: ApiKey | null;
+  readonly event?: AuditEvent;
+  readonly result: T;
+}
+
+export type DecideChange<T> = (current: ApiKey | undefined) => KeyDecision<T>;
+
+/** Refuses a decision that is a promise: a change must decide synchronously. */
+export function assertDecided<T>(decision: KeyDecision<T>, name: string): KeyDecision<T> {
+  if (typeof (decision as unknown as PromiseLike<unknown>)?.then === 'function') {
+    throw new TypeError('a change must decide synchronously; it returned a promise');
+  }
+  if (decision.key !== null && decision.key.name !== name) {
+    throw new TypeError(`a change of "${name}" may only store that key`);
+  }
+  return decision;
 }
 
 /**
@@ -28,12 +42,12 @@ export abstract class ApiKeysRepository {
   abstract findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined>;
 
   /**
-   * Runs `change` against the tenant's current keys and stores the result durably before
-   * resolving with what `change` returned, its audit events appended and synced as well. If
-   * `change` throws, nothing it did is kept and the promise rejects with its error. Changes to
-   * one tenant never interleave.
+   * The unit of work of every write: reads the key `name` as it stands, lets `decide` say what
+   * becomes of it, and stores that and its audit line durably, together, before resolving with
+   * the decision's result. If `decide` throws, nothing is stored and the promise rejects with
+   * its error. Changes to one key never interleave.
    */
-  abstract change<T>(tenantId: string, change: (keys: ApiKeyChanges) => T): Promise<T>;
+  abstract change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T>;
 
   /** The tenant's keys and other sections as a security.yml text. */
   abstract exportText(tenantId: string): Promise<string>;

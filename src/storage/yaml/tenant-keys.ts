@@ -1,5 +1,4 @@
 import type { AuditEvent } from '../audit-entry';
-import type { ApiKeyChanges } from '../api-keys.repository';
 import { type ApiKey, withoutExpiredPreviousToken } from '../api-key.record';
 import { type SecurityDocument, type StoredEntry, toStoredEntry } from './security-file';
 
@@ -74,7 +73,7 @@ export class TenantKeys {
  * Changes staged against a TenantKeys. Each change works on its own staged layer; `keep()` or
  * `discard()` settles it, so a change that throws midway leaves nothing behind.
  */
-export class TenantKeysDraft implements ApiKeyChanges {
+export class TenantKeysDraft {
   private readonly kept = new Map<string, StoredEntry | null>();
   private readonly staged = new Map<string, StoredEntry | null>();
   private readonly keptEvents: AuditEvent[] = [];

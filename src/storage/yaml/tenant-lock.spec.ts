@@ -14,6 +14,9 @@ const key = (name: string, n: number): ApiKey => ({
   hash: `e${n.toString(16).padStart(63, '0')}`,
 });
 
+/** A change that stores `k` as it is. */
+const put = (k: ApiKey) => [k.name, () => ({ key: k, result: undefined })] as const;
+
 describe('writes across processes (the tenant lock)', () => {
   let root: string;
   const file = () => join(root, 'acme', 'security.yml');
@@ -32,7 +35,7 @@ describe('writes across processes (the tenant lock)', () => {
     const [a, b] = [repository(), repository()];
     await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        (i % 2 ? a : b).change('acme', (keys) => keys.put(key(`k${i}`, i + 1))),
+        (i % 2 ? a : b).change('acme', ...put(key(`k${i}`, i + 1))),
       ),
     );
     expect((await repository().list('acme')).length).toBe(60);
@@ -41,10 +44,10 @@ describe('writes across processes (the tenant lock)', () => {
 
   it('starts each write from the file as another writer left it', async () => {
     const [a, b] = [repository(), repository()];
-    await a.change('acme', (keys) => keys.put(key('from-a', 1)));
+    await a.change('acme', ...put(key('from-a', 1)));
     await b.list('acme');
-    await a.change('acme', (keys) => keys.put(key('from-a-again', 2)));
-    await b.change('acme', (keys) => keys.put(key('from-b', 3)));
+    await a.change('acme', ...put(key('from-a-again', 2)));
+    await b.change('acme', ...put(key('from-b', 3)));
     expect((await a.list('acme')).map((k) => k.name)).toEqual(['from-a', 'from-a-again', 'from-b']);
   });
 
@@ -52,7 +55,7 @@ describe('writes across processes (the tenant lock)', () => {
     await mkdir(`${file()}.lock`);
     const past = new Date(Date.now() - 2 * LOCK_STALE_MS);
     await utimes(`${file()}.lock`, past, past);
-    await repository().change('acme', (keys) => keys.put(key('after-crash', 1)));
+    await repository().change('acme', ...put(key('after-crash', 1)));
     expect(await readFile(file(), 'utf8')).toContain('after-crash');
     await expect(stat(`${file()}.lock`)).rejects.toThrow();
   });
@@ -61,7 +64,7 @@ describe('writes across processes (the tenant lock)', () => {
     const release = await lock(file(), { realpath: false, stale: LOCK_STALE_MS });
     try {
       const error = await repository()
-        .change('acme', (keys) => keys.put(key('blocked', 1)))
+        .change('acme', ...put(key('blocked', 1)))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TenantBusyError);
       expect((error as TenantBusyError).retryAfterSeconds).toBeGreaterThan(0);
@@ -75,7 +78,7 @@ describe('writes across processes (the tenant lock)', () => {
     const orphan = join(root, 'acme', '.security.yml.4242.0badc0ffee.tmp');
     await writeFile(orphan, 'apiKeys: [half');
     await writeFile(join(root, 'acme', 'notes.txt'), 'mine');
-    await repository().change('acme', (keys) => keys.put(key('k', 1)));
+    await repository().change('acme', ...put(key('k', 1)));
     expect((await readdir(join(root, 'acme'))).sort()).toEqual(['notes.txt', 'security.yml']);
   });
 });

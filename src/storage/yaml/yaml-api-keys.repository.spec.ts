@@ -14,6 +14,9 @@ const key = (name: string, n: number): ApiKey => ({
   hash: hash(n),
 });
 
+/** A change that stores `k` as it is. */
+const put = (k: ApiKey) => [k.name, () => ({ key: k, result: undefined })] as const;
+
 describe('YamlApiKeysRepository', () => {
   let root: string;
   let repository: YamlApiKeysRepository;
@@ -32,9 +35,9 @@ describe('YamlApiKeysRepository', () => {
   it('reads a tenant folder without security.yml as no keys, and a missing folder as no tenant', async () => {
     await expect(repository.list('acme')).resolves.toEqual([]);
     await expect(repository.list('ghost')).rejects.toBeInstanceOf(TenantNotFoundError);
-    await expect(
-      repository.change('ghost', (keys) => keys.put(key('a', 1))),
-    ).rejects.toBeInstanceOf(TenantNotFoundError);
+    await expect(repository.change('ghost', ...put(key('a', 1)))).rejects.toBeInstanceOf(
+      TenantNotFoundError,
+    );
     await expect(stat(join(root, 'ghost'))).rejects.toThrow();
   });
 
@@ -42,7 +45,7 @@ describe('YamlApiKeysRepository', () => {
     'treats the invalid tenant id %j as no tenant without touching the disk',
     async (tenantId) => {
       await expect(repository.list(tenantId)).rejects.toBeInstanceOf(TenantNotFoundError);
-      await expect(repository.change(tenantId, () => undefined)).rejects.toBeInstanceOf(
+      await expect(repository.change(tenantId, ...put(key('a', 1)))).rejects.toBeInstanceOf(
         TenantNotFoundError,
       );
       expect(await readdir(root)).toEqual(['acme']);
@@ -50,7 +53,7 @@ describe('YamlApiKeysRepository', () => {
   );
 
   it('writes what a change puts, and finds it by name and by hash', async () => {
-    await repository.change('acme', (keys) => keys.put(key('a', 1)));
+    await repository.change('acme', ...put(key('a', 1)));
     expect(await repository.findByName('acme', 'a')).toEqual(key('a', 1));
     expect(await repository.findByHash('acme', hash(1))).toEqual(key('a', 1));
     expect(await repository.findByHash('acme', hash(2))).toBeUndefined();
@@ -61,25 +64,28 @@ describe('YamlApiKeysRepository', () => {
     expect(await readdir(join(root, 'acme'))).toEqual(['security.yml']);
   });
 
-  it('keeps nothing of a change that throws', async () => {
-    await repository.change('acme', (keys) => keys.put(key('a', 1)));
+  it('keeps nothing of a change that throws, and refuses one that decides asynchronously', async () => {
+    await repository.change('acme', ...put(key('a', 1)));
     const before = await readFile(file(), 'utf8');
     await expect(
-      repository.change('acme', (keys) => {
-        keys.delete('a');
-        keys.put(key('b', 2));
+      repository.change('acme', 'a', () => {
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
+    const promised = (async () => ({ key: null, result: undefined }))();
+    await expect(repository.change('acme', 'a', () => promised as never)).rejects.toBeInstanceOf(
+      TypeError,
+    );
+    await expect(
+      repository.change('acme', 'a', () => ({ key: key('b', 2), result: undefined })),
+    ).rejects.toBeInstanceOf(TypeError);
     expect(await repository.list('acme')).toEqual([key('a', 1)]);
     expect(await readFile(file(), 'utf8')).toBe(before);
   });
 
   it('loses nothing under 100 concurrent creates', async () => {
     const names = Array.from({ length: 100 }, (_, i) => `k${i}`);
-    await Promise.all(
-      names.map((name, i) => repository.change('acme', (keys) => keys.put(key(name, i + 1)))),
-    );
+    await Promise.all(names.map((name, i) => repository.change('acme', ...put(key(name, i + 1)))));
     const fresh = new YamlApiKeysRepository({ tenantsDir: root, tenantCacheSize: 100 });
     const stored = (await fresh.list('acme')).map((k) => k.name).sort();
     expect(stored).toEqual([...names].sort());
@@ -87,12 +93,12 @@ describe('YamlApiKeysRepository', () => {
 
   it('judges each change of a batch on its own', async () => {
     const results = await Promise.allSettled([
-      repository.change('acme', (keys) => keys.put(key('a', 1))),
-      repository.change('acme', (keys) => {
-        if (keys.get('a')) throw new Error('taken');
-        keys.put(key('a', 2));
+      repository.change('acme', ...put(key('a', 1))),
+      repository.change('acme', 'a', (current) => {
+        if (current) throw new Error('taken');
+        return { key: key('a', 2), result: undefined };
       }),
-      repository.change('acme', (keys) => keys.put(key('b', 3))),
+      repository.change('acme', ...put(key('b', 3))),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await repository.list('acme')).map((k) => k.hash)).toEqual([hash(1), hash(3)]);
@@ -117,10 +123,13 @@ describe('YamlApiKeysRepository', () => {
   it('preserves unknown sections and fields, and hand-written entries it did not change', async () => {
     const text = `version: 2\napiKeys:\n  - name: hand\n    hash: ${hash(1)}\n    note: keep me\n  - name: other\n    hash: ${hash(2)}\npolicies: {x: [1, 2]}\n`;
     await writeFile(file(), text);
-    await repository.change('acme', (keys) => {
-      keys.put({ ...(keys.get('other') as ApiKey), enabled: false });
-      keys.put(key('new', 3));
-    });
+    await Promise.all([
+      repository.change('acme', 'other', (current) => ({
+        key: { ...(current as ApiKey), enabled: false },
+        result: undefined,
+      })),
+      repository.change('acme', ...put(key('new', 3))),
+    ]);
     expect(load(await readFile(file(), 'utf8'))).toEqual({
       version: 2,
       apiKeys: [
@@ -135,9 +144,7 @@ describe('YamlApiKeysRepository', () => {
   it('never overwrites a file it cannot use, and says why', async () => {
     const broken = `apiKeys:\n  - name: a\n    hash: nothex\n`;
     await writeFile(file(), broken);
-    const error = await repository
-      .change('acme', (keys) => keys.put(key('b', 2)))
-      .catch((e: unknown) => e);
+    const error = await repository.change('acme', ...put(key('b', 2))).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TenantFileInvalidError);
     expect((error as TenantFileInvalidError).problem).toMatch(/line 2: apiKeys\[0\]\.hash/);
     await expect(repository.findByHash('acme', hash(2))).rejects.toBeInstanceOf(
@@ -151,7 +158,7 @@ describe('YamlApiKeysRepository', () => {
     const small = new YamlApiKeysRepository({ tenantsDir: root, tenantCacheSize: 2 });
     for (const tenant of ['t1', 't2', 't3']) {
       await mkdir(join(root, tenant));
-      await small.change(tenant, (keys) => keys.put(key('a', 1)));
+      await small.change(tenant, ...put(key('a', 1)));
     }
     const t3 = await small.list('t3');
     expect((await small.list('t3'))[0]).toBe(t3[0]);

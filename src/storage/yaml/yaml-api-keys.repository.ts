@@ -21,7 +21,7 @@ import {
   TenantNotFoundError,
   TenantStorageError,
 } from '../storage.errors';
-import { type ApiKeyChanges, ApiKeysRepository } from '../api-keys.repository';
+import { ApiKeysRepository, assertDecided, type DecideChange } from '../api-keys.repository';
 import {
   EMPTY_SECURITY_DOCUMENT,
   MAX_SECURITY_FILE_BYTES,
@@ -56,7 +56,8 @@ interface Snapshot {
 }
 
 interface PendingChange {
-  readonly apply: (keys: ApiKeyChanges) => unknown;
+  readonly name: string;
+  readonly decide: DecideChange<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -97,9 +98,12 @@ function applyBatch(
   const draft = base.edit();
   const outcomes = batch.map((change) => {
     try {
-      const value = change.apply(draft);
+      const decision = assertDecided(change.decide(draft.get(change.name)), change.name);
+      if (decision.key === null) draft.delete(change.name);
+      else draft.put(decision.key);
+      if (decision.event) draft.record(decision.event);
       draft.keep();
-      return () => change.resolve(value);
+      return () => change.resolve(decision.result);
     } catch (error) {
       draft.discard();
       return () => change.reject(error);
@@ -166,10 +170,15 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     await this.parser.close();
   }
 
-  change<T>(tenantId: string, apply: (keys: ApiKeyChanges) => T): Promise<T> {
+  change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
     if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
     return new Promise<T>((resolve, reject) => {
-      const change: PendingChange = { apply, resolve: resolve as (value: unknown) => void, reject };
+      const change: PendingChange = {
+        name,
+        decide,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      };
       const queue = this.queues.get(tenantId);
       if (queue) {
         queue.push(change);
