@@ -215,7 +215,7 @@ export class ApiKeysService {
           previousTokenExpiresAt: { from: null, to: next.previousHashExpiresAt ?? null },
         },
       };
-      return { key: next, event, result: next as ApiKey };
+      return { key: next, event, result: next };
     });
     const lastUsed = (await this.usage.lastUsed(tenantId, [rotated])).get(name);
     return { view: this.view(rotated, lastUsed), token };

@@ -72,7 +72,7 @@ describe('YamlApiKeysRepository', () => {
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    const promised = (async () => ({ key: null, result: undefined }))();
+    const promised = Promise.resolve({ key: null, result: undefined });
     await expect(repository.change('acme', 'a', () => promised as never)).rejects.toBeInstanceOf(
       TypeError,
     );
