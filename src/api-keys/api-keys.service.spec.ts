@@ -4,19 +4,18 @@ import {
   NotFoundException,
   PreconditionFailedException,
 } from '@nestjs/common';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Caller } from '../auth/principal';
 import { OPERATOR as OPERATOR_PRINCIPAL } from '../auth/principal';
 import { entityTagOf } from './api-key';
 import { hashToken } from './api-key-token';
 import { ApiKeysService } from './api-keys.service';
 import { ManualClock } from '../common/clock';
-import { SecurityFileParser } from '../storage/yaml/security-file-parser';
+import {
+  MemoryApiKeysRepository,
+  MemoryStorage,
+  MemoryUsageStore,
+} from '../storage/memory/memory-storage';
 import { UsageBuffer } from './usage-buffer';
-import { YamlApiKeysRepository } from '../storage/yaml/yaml-api-keys.repository';
-import { YamlUsageStore } from '../storage/yaml/yaml-usage.store';
 
 const caller = (...scopes: string[]): Caller => ({
   principal: { method: 'api-key', subject: 'caller', scopes, tenants: ['acme'] },
@@ -24,24 +23,21 @@ const caller = (...scopes: string[]): Caller => ({
 });
 const OPERATOR: Caller = { principal: OPERATOR_PRINCIPAL, requestId: 'req-0' };
 
+/** The service over the in-memory store (the contract suite holds it to the real ones). */
+function serviceWith(clock: ManualClock) {
+  const storage = new MemoryStorage(clock);
+  storage.addTenant('acme');
+  const repository = new MemoryApiKeysRepository(storage);
+  const usage = new UsageBuffer(new MemoryUsageStore(storage), clock, { usageFlushSeconds: 60 });
+  return { repository, service: new ApiKeysService(repository, clock, usage) };
+}
+
 describe('ApiKeysService', () => {
-  let root: string;
   let service: ApiKeysService;
-  let clock: ManualClock;
-  let usage: UsageBuffer;
+  let repository: MemoryApiKeysRepository;
 
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'service-'));
-    await mkdir(join(root, 'acme'));
-    clock = new ManualClock();
-    const config = { tenantsDir: root, tenantCacheSize: 10, usageFlushSeconds: 60 };
-    usage = new UsageBuffer(new YamlUsageStore(config), clock, config);
-    const repository = new YamlApiKeysRepository(config, new SecurityFileParser(), clock);
-    service = new ApiKeysService(repository, clock, usage);
-  });
-
-  afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
+  beforeEach(() => {
+    ({ service, repository } = serviceWith(new ManualClock()));
   });
 
   it('creates a key with defaults, stores only the hash, and returns the token once', async () => {
@@ -56,9 +52,9 @@ describe('ApiKeysService', () => {
       hash: hashToken(token),
     });
     expect(key.createdAt).toBe(key.updatedAt);
-    const file = await readFile(join(root, 'acme', 'security.yml'), 'utf8');
-    expect(file).toContain(hashToken(token));
-    expect(file).not.toContain(token);
+    const stored = await repository.exportText('acme');
+    expect(stored).toContain(hashToken(token));
+    expect(stored).not.toContain(token);
   });
 
   it('drops duplicate permissions, keeping the first order', async () => {
@@ -169,24 +165,14 @@ describe('ApiKeysService', () => {
 });
 
 describe('ApiKeysService: expiry, rotation, hints and last use (an injected clock)', () => {
-  let root: string;
   let service: ApiKeysService;
+  let repository: MemoryApiKeysRepository;
   let clock: ManualClock;
-  let usage: UsageBuffer;
-  const config = () => ({ tenantsDir: root, tenantCacheSize: 10, usageFlushSeconds: 60 });
   const NOW = '2026-11-30T00:00:00.000Z';
 
-  beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), 'lifecycle-'));
-    await mkdir(join(root, 'acme'));
+  beforeEach(() => {
     clock = new ManualClock(Date.parse(NOW));
-    usage = new UsageBuffer(new YamlUsageStore(config()), clock, config());
-    const repository = new YamlApiKeysRepository(config(), new SecurityFileParser(), clock);
-    service = new ApiKeysService(repository, clock, usage);
-  });
-
-  afterEach(async () => {
-    await rm(root, { recursive: true, force: true });
+    ({ service, repository } = serviceWith(clock));
   });
 
   const refusal = (token: string) =>
@@ -223,7 +209,7 @@ describe('ApiKeysService: expiry, rotation, hints and last use (an injected cloc
     expect(moved.key.expiresAt).toBe('2027-05-31T22:00:00.000Z');
     const removed = await service.update('acme', 'k', { enabled: true, expiresAt: null }, OPERATOR);
     expect(removed.key.expiresAt).toBeUndefined();
-    expect(await readFile(join(root, 'acme', 'security.yml'), 'utf8')).not.toContain('expiresAt');
+    expect(await repository.exportText('acme')).not.toContain('expiresAt');
   });
 
   it('rotates: the new token at once, the old one for the grace period only, with a new hint', async () => {
@@ -275,11 +261,10 @@ describe('ApiKeysService: expiry, rotation, hints and last use (an injected cloc
   it('drops a previous hash whose grace is over at the next write of the tenant', async () => {
     await service.create('acme', { name: 'k' }, OPERATOR);
     await service.rotate('acme', 'k', { gracePeriodSeconds: 1 }, OPERATOR);
-    const file = join(root, 'acme', 'security.yml');
-    expect(await readFile(file, 'utf8')).toContain('previousHash');
+    expect(await repository.exportText('acme')).toContain('previousHash');
     clock.advance(1000);
     await service.create('acme', { name: 'other' }, OPERATOR);
-    expect(await readFile(file, 'utf8')).not.toContain('previousHash');
+    expect(await repository.exportText('acme')).not.toContain('previousHash');
   });
 
   it('records uses in memory, shows them, and forgets them when the key is deleted', async () => {
