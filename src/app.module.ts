@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeyStrategy } from './api-keys/api-key.strategy';
 import { ApiKeysModule } from './api-keys/api-keys.module';
@@ -12,24 +12,32 @@ import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { ShutdownGate } from './common/shutdown-gate';
 import { createValidationPipe } from './common/validation.pipe';
 import { AppConfigModule } from './config/config.module';
+import { storageConfig } from './config/storage.config';
 import { HealthModule } from './health/health.module';
 
-@Module({
-  imports: [
-    AppConfigModule,
-    ClockModule,
-    StorageModule,
-    LoggingModule,
-    ApiKeysModule,
-    AuditModule,
-    AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
-    HealthModule,
-  ],
-  providers: [
-    ShutdownGate,
-    { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-    { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
-    { provide: APP_PIPE, useFactory: createValidationPipe },
-  ],
-})
-export class AppModule {}
+/** The service: its features, the storage STORAGE chooses, and the ways in it accepts. */
+@Module({})
+export class AppModule {
+  /** Read when the application is created, so the storage follows the configuration then. */
+  static register(): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule,
+        ClockModule,
+        StorageModule.forBackend(storageConfig().backend),
+        LoggingModule,
+        ApiKeysModule,
+        AuditModule,
+        AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
+        HealthModule,
+      ],
+      providers: [
+        ShutdownGate,
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

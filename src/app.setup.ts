@@ -37,7 +37,7 @@ function securityHeaders(tokenUrl: string | undefined): RequestHandler {
 
 /** The application as main.ts serves it and the e2e specs test it. */
 export async function createApp(): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule, {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(), {
     bodyParser: false,
     bufferLogs: true,
   });

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { ApiKeysService } from './api-keys/api-keys.service';
@@ -17,6 +18,7 @@ import { ClockModule } from './common/clock';
 import { StorageModule } from './storage/storage.module';
 import { AppConfigModule } from './config/config.module';
 import { editorCommand } from './config/editor';
+import { storageConfig } from './config/storage.config';
 
 const USAGE = `usage: npm run keys -- <command>
 
@@ -30,12 +32,29 @@ const USAGE = `usage: npm run keys -- <command>
                          validated on save, installed under the lock (like visudo)
   apply <tenant> <file>  validates <file> (e.g. from Git), then installs it under the lock
   audit verify <tenant>  checks the audit trail's hash chain (exit 1 if broken)
+  tenant create <tenant> makes the tenant exist (a folder, or a row with postgres)
+  import <tenant> <file> loads a security.yml's keys into the tenant (created when
+                         missing); all or nothing, nothing if a name is taken
+  export <tenant>        prints the tenant's keys as a security.yml
 
-The tenant folder must exist under TENANTS_DIR (default ./tenants).`;
+STORAGE (yaml or postgres) and TENANTS_DIR or DATABASE_URL come from the environment.`;
 
-/** The CLI needs the keys and the configuration, not the HTTP server. */
-@Module({ imports: [AppConfigModule, ClockModule, StorageModule, ApiKeysModule, AuditModule] })
-class CliModule {}
+/** The CLI needs the keys, their storage and the configuration, not the HTTP server. */
+@Module({})
+class CliModule {
+  static register(): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        AppConfigModule,
+        ClockModule,
+        StorageModule.forBackend(storageConfig().backend),
+        ApiKeysModule,
+        AuditModule,
+      ],
+    };
+  }
+}
 
 class UsageError extends Error {}
 
@@ -87,7 +106,9 @@ async function run(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const app = await NestFactory.createApplicationContext(CliModule, { logger: ['error'] });
+  const app = await NestFactory.createApplicationContext(CliModule.register(), {
+    logger: ['error'],
+  });
   try {
     const service = app.get(ApiKeysService);
     switch (command) {
@@ -110,6 +131,25 @@ async function run(argv: string[]): Promise<void> {
         if (!args[0] || !args[1]) throw new UsageError('delete needs a tenant and a name');
         await service.delete(args[0], args[1], OPERATOR_CALLER);
         process.stdout.write(`deleted API key "${args[1]}" from tenant "${args[0]}"\n`);
+        break;
+      case 'tenant':
+        if (args[0] !== 'create' || !args[1]) throw new UsageError('tenant needs: create <tenant>');
+        await service.createTenant(args[1]);
+        process.stdout.write(`created tenant "${args[1]}"\n`);
+        break;
+      case 'import': {
+        if (!args[0] || !args[1]) throw new UsageError('import needs a tenant and a file');
+        const count = await service.importKeys(
+          args[0],
+          await readFile(args[1], 'utf8'),
+          OPERATOR_CALLER,
+        );
+        process.stdout.write(`imported ${count} keys into tenant "${args[0]}"\n`);
+        break;
+      }
+      case 'export':
+        if (!args[0]) throw new UsageError('export needs a tenant');
+        process.stdout.write(await service.exportText(args[0]));
         break;
       case 'apply':
         if (!args[0] || !args[1]) throw new UsageError('apply needs a tenant and a file');

@@ -19,10 +19,10 @@ import {
   previousTokenValidUntil,
 } from '../storage/api-key.record';
 import { hashToken, hasValidChecksum, mintToken } from './api-key-token';
-import { TenantNotFoundError } from '../storage/storage.errors';
+import { TenantExistsError, TenantNotFoundError } from '../storage/storage.errors';
 import { ApiKeysRepository } from '../storage/api-keys.repository';
 import { hintOf, KeyRefusedError, refusalOf } from './key-lifecycle';
-import { parseSecurityFile } from '../storage/yaml/security-file';
+import { parseSecurityFile, renderSecurityFile } from '../storage/yaml/security-file';
 import { UsageBuffer } from './usage-buffer';
 
 export interface NewApiKey {
@@ -245,6 +245,49 @@ export class ApiKeysService {
       (before, after) => replacementEvents(caller, before, after),
       expectedText,
     );
+  }
+
+  /** Makes the tenant exist; TenantExistsError if it does. */
+  createTenant(tenantId: string): Promise<void> {
+    return this.repository.createTenant(tenantId);
+  }
+
+  /**
+   * Loads the keys of a security.yml text (hashes, fields and other sections kept) into the
+   * tenant, creating it when missing: all or nothing, and nothing if a name or hash is taken.
+   * Each imported key is audited as a create. Returns how many keys were imported.
+   */
+  async importKeys(tenantId: string, text: string, caller: Caller): Promise<number> {
+    const imported = parseSecurityFile(text);
+    await this.repository.createTenant(tenantId).catch((error: unknown) => {
+      if (!(error instanceof TenantExistsError)) throw error;
+    });
+    const exported = await this.repository.exportText(tenantId);
+    const current = parseSecurityFile(exported);
+    const names = new Set(current.entries.map((entry) => entry.key.name));
+    const hashes = new Set(
+      current.entries.flatMap((entry) => [entry.key.hash, entry.key.previousHash ?? '']),
+    );
+    const taken = imported.entries.filter(
+      ({ key }) =>
+        names.has(key.name) || hashes.has(key.hash) || hashes.has(key.previousHash ?? '-'),
+    );
+    if (taken.length > 0) {
+      throw new ConflictException(
+        `nothing was imported: tenant "${tenantId}" already holds ${taken.map((e) => e.key.name).join(', ')} (or their hashes)`,
+      );
+    }
+    const document = {
+      sections: { ...imported.sections, ...current.sections },
+      entries: [...current.entries, ...imported.entries],
+    };
+    await this.repository.replaceAll(
+      tenantId,
+      { text: renderSecurityFile(document), document },
+      (before, after) => replacementEvents(caller, before, after),
+      exported,
+    );
+    return imported.entries.length;
   }
 
   /** Deletes the key; with `ifMatch`, only if it still matches. */

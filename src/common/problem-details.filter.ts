@@ -8,6 +8,7 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import {
+  StorageUnavailableError,
   TenantBusyError,
   TenantChangeTooLargeError,
   TenantFileInvalidError,
@@ -72,6 +73,11 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const headers = hasHeaders(exception) ? exception.headers : undefined;
       return { status: exception.getStatus(), detail: detailOf(exception), headers };
+    }
+    if (exception instanceof StorageUnavailableError) {
+      this.logger.warn(exception.message);
+      const headers = { 'Retry-After': String(exception.retryAfterSeconds) };
+      return { status: 503, detail: exception.message, headers };
     }
     if (exception instanceof TenantBusyError) {
       const headers = { 'Retry-After': String(exception.retryAfterSeconds) };

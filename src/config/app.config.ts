@@ -1,4 +1,5 @@
 import { registerAs } from '@nestjs/config';
+import { resolve } from 'node:path';
 import { Environment } from './environment';
 
 /**
@@ -22,7 +23,11 @@ export const appConfig = registerAs('app', () => {
   return {
     port: env.integer('PORT', 3000, 0, 65535),
     host: env.string('HOST', '0.0.0.0'),
-    tenantsDir: env.directory('TENANTS_DIR', './tenants'),
+    // Only the YAML store uses the folder, so only it requires one.
+    tenantsDir:
+      env.optional('STORAGE') === 'postgres'
+        ? resolve(env.string('TENANTS_DIR', './tenants'))
+        : env.directory('TENANTS_DIR', './tenants'),
     logLevel: env.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
     /** Parsed tenants kept in memory; the least recently used are dropped beyond this. */
     tenantCacheSize: env.integer('TENANT_CACHE_SIZE', 1000, 1, 1_000_000),

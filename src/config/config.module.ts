@@ -2,9 +2,10 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { appConfig } from './app.config';
 import { authConfig } from './auth.config';
+import { storageConfig } from './storage.config';
 
 /** Every configuration namespace; `assertValidConfiguration` runs them all before the app starts. */
-export const CONFIG_NAMESPACES = [appConfig, authConfig];
+export const CONFIG_NAMESPACES = [appConfig, authConfig, storageConfig];
 
 /** Reads each namespace once, so a bad variable stops start-up with its one-line ConfigError. */
 export function assertValidConfiguration(): void {

@@ -1,5 +1,4 @@
-import { Controller, Get, Inject, ServiceUnavailableException } from '@nestjs/common';
-import type { ConfigType } from '@nestjs/config';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import {
   ApiOkResponse,
   ApiOperation,
@@ -7,10 +6,9 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { access, constants } from 'node:fs/promises';
 import { Public } from '../auth/scopes.decorator';
 import { ProblemDto } from '../common/problem.dto';
-import { appConfig } from '../config/app.config';
+import { ApiKeysRepository } from '../storage/api-keys.repository';
 
 /** The service can serve. */
 export class HealthDto {
@@ -21,21 +19,20 @@ export class HealthDto {
 @ApiTags('Health')
 @Controller('health')
 export class HealthController {
-  constructor(@Inject(appConfig.KEY) private readonly config: ConfigType<typeof appConfig>) {}
+  constructor(private readonly storage: ApiKeysRepository) {}
 
   @Get()
   @Public()
   @ApiOperation({
     summary: 'Health check',
-    description: 'Answers 200 while TENANTS_DIR is readable and writable.',
+    description:
+      'Answers 200 while the key store can serve: TENANTS_DIR readable and writable, or the database reachable and migrated.',
   })
   @ApiOkResponse({ description: 'Ready.', type: HealthDto })
-  @ApiServiceUnavailableResponse({ description: 'TENANTS_DIR is not usable.', type: ProblemDto })
+  @ApiServiceUnavailableResponse({ description: 'The key store cannot serve.', type: ProblemDto })
   async check(): Promise<HealthDto> {
-    try {
-      await access(this.config.tenantsDir, constants.R_OK | constants.W_OK);
-    } catch {
-      throw new ServiceUnavailableException('TENANTS_DIR is not readable and writable');
+    if (!(await this.storage.healthy())) {
+      throw new ServiceUnavailableException('the key store cannot serve (TENANTS_DIR or database)');
     }
     return { status: 'ok' };
   }

@@ -33,6 +33,12 @@ export function assertDecided<T>(decision: KeyDecision<T>, name: string): KeyDec
  * a valid tenant id), and TenantFileInvalidError while its file cannot be used.
  */
 export abstract class ApiKeysRepository {
+  /** Whether the store can serve now (the folder is usable, the database answers). */
+  abstract healthy(): Promise<boolean>;
+
+  /** Makes a tenant exist (a folder, a row); TenantExistsError if it does already. */
+  abstract createTenant(tenantId: string): Promise<void>;
+
   /** The tenant's keys in file order. */
   abstract list(tenantId: string): Promise<readonly ApiKey[]>;
 

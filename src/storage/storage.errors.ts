@@ -71,3 +71,21 @@ export class TenantChangedError extends Error {
     super(`the keys of tenant "${tenantId}" changed meanwhile; nothing was written`);
   }
 }
+
+/** The database cannot be reached (or a commit's outcome is unknown): answered 503, retried later. */
+export class StorageUnavailableError extends Error {
+  readonly retryAfterSeconds = 2;
+
+  constructor(reason: string) {
+    super(
+      `the key store is unavailable (${reason}); nothing was answered from a stale copy, retry shortly`,
+    );
+  }
+}
+
+/** `keys tenant create` for a tenant that already exists. */
+export class TenantExistsError extends Error {
+  constructor(readonly tenantId: string) {
+    super(`tenant "${tenantId}" already exists`);
+  }
+}

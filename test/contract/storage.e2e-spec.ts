@@ -12,6 +12,10 @@ import {
   MemoryStorage,
   MemoryUsageStore,
 } from '../../src/storage/memory/memory-storage';
+import { PostgresApiKeysRepository } from '../../src/storage/postgres/postgres-api-keys.repository';
+import { PostgresAuditTrail } from '../../src/storage/postgres/postgres-audit-trail';
+import { PostgresDatabase } from '../../src/storage/postgres/postgres-database';
+import { PostgresUsageStore } from '../../src/storage/postgres/postgres-usage.store';
 import { TenantChangedError, TenantNotFoundError } from '../../src/storage/storage.errors';
 import type { UsageStore } from '../../src/storage/usage.store';
 import { parseSecurityFile } from '../../src/storage/yaml/security-file';
@@ -19,6 +23,7 @@ import { SecurityFileParser } from '../../src/storage/yaml/security-file-parser'
 import { YamlApiKeysRepository } from '../../src/storage/yaml/yaml-api-keys.repository';
 import { YamlAuditTrail } from '../../src/storage/yaml/yaml-audit-trail';
 import { YamlUsageStore } from '../../src/storage/yaml/yaml-usage.store';
+import { TestDatabase } from '../support/database';
 
 /** One backend behind the three ports, with a tenant-making hook and a clock it reads. */
 interface Backend {
@@ -44,6 +49,28 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
         clock,
         addTenant: (tenantId) => mkdir(join(root, tenantId)).then(() => undefined),
         close: () => rm(root, { recursive: true, force: true }),
+      };
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const database = await TestDatabase.create();
+      const clock = new ManualClock();
+      const db = new PostgresDatabase({ backend: 'postgres', databaseUrl: database.url });
+      db.onModuleInit();
+      while (!(await db.healthy())) await new Promise((resolve) => setTimeout(resolve, 50));
+      const repository = new PostgresApiKeysRepository(db, clock);
+      return {
+        repository,
+        trail: new PostgresAuditTrail(db),
+        usage: new PostgresUsageStore(db),
+        clock,
+        addTenant: (tenantId) => repository.createTenant(tenantId),
+        close: async () => {
+          await db.onApplicationShutdown();
+          await database.drop();
+        },
       };
     },
   ],
@@ -82,6 +109,8 @@ const event = (action: AuditEvent['action'], name: string): AuditEvent => ({
 /** A decision that stores `k` (recording `action`), whatever stood before. */
 const store = (k: ApiKey, action: AuditEvent['action'] = 'create') =>
   [k.name, () => ({ key: k, event: event(action, k.name), result: k })] as const;
+
+jest.setTimeout(30_000);
 
 describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, open) => {
   let backend: Backend;

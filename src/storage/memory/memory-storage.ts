@@ -11,7 +11,7 @@ import {
 } from '../audit-chain';
 import type { AuditEntry, AuditEvent } from '../audit-entry';
 import { AuditTrail } from '../audit-trail';
-import { TenantChangedError, TenantNotFoundError } from '../storage.errors';
+import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
 
@@ -54,6 +54,10 @@ export class MemoryStorage {
     });
   }
 
+  exists(tenantId: string): boolean {
+    return this.tenants.has(tenantId);
+  }
+
   tenant(tenantId: string): MemoryTenant {
     const tenant = this.tenants.get(tenantId);
     if (!tenant) throw new TenantNotFoundError(tenantId);
@@ -89,6 +93,17 @@ export class MemoryStorage {
 export class MemoryApiKeysRepository extends ApiKeysRepository {
   constructor(private readonly storage: MemoryStorage) {
     super();
+  }
+
+  healthy(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
+  createTenant(tenantId: string): Promise<void> {
+    return later(() => {
+      if (this.storage.exists(tenantId)) throw new TenantExistsError(tenantId);
+      this.storage.addTenant(tenantId);
+    });
   }
 
   list(tenantId: string): Promise<readonly ApiKey[]> {

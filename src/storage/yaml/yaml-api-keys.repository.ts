@@ -1,8 +1,8 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
-import { type BigIntStats, lstatSync } from 'node:fs';
-import { readdir, rename, rm } from 'node:fs/promises';
+import { type BigIntStats, constants, lstatSync } from 'node:fs';
+import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AuditEvent } from '../audit-entry';
 import { AUDIT_FILE } from './audit-log-file';
@@ -16,6 +16,7 @@ import {
   errnoCode,
   TenantBusyError,
   TenantChangedError,
+  TenantExistsError,
   TenantChangeTooLargeError,
   TenantFileInvalidError,
   TenantNotFoundError,
@@ -150,6 +151,23 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     super();
     this.root = config.tenantsDir;
     this.cache = new LruCache(config.tenantCacheSize);
+  }
+
+  async healthy(): Promise<boolean> {
+    return access(this.root, constants.R_OK | constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async createTenant(tenantId: string): Promise<void> {
+    const dir = tenantPath(this.root, tenantId);
+    try {
+      await mkdir(dir, { mode: 0o700 });
+    } catch (error) {
+      if (errnoCode(error) === 'EEXIST') throw new TenantExistsError(tenantId);
+      throw storageError(tenantId, error, 'update');
+    }
   }
 
   async list(tenantId: string): Promise<readonly ApiKey[]> {

@@ -1,0 +1,300 @@
+import { Injectable } from '@nestjs/common';
+import type { PoolClient } from 'pg';
+import { Clock } from '../../common/clock';
+import { type ApiKey, isTenantId, previousTokenValidUntil } from '../api-key.record';
+import { ApiKeysRepository, assertDecided, type DecideChange } from '../api-keys.repository';
+import { chainLines } from '../audit-chain';
+import type { AuditEvent } from '../audit-entry';
+import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
+import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
+import { PostgresDatabase } from './postgres-database';
+
+interface KeyRow {
+  name: string;
+  enabled: boolean;
+  permissions: string[];
+  hash: string;
+  created_at: string | null;
+  updated_at: string | null;
+  expires_at: string | null;
+  hint: string | null;
+  previous_hash: string | null;
+  previous_hash_expires_at: string | null;
+  extra: Record<string, unknown>;
+}
+
+const KEY_COLUMNS =
+  'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, extra';
+const KNOWN = new Set([
+  'name',
+  'enabled',
+  'permissions',
+  'hash',
+  'createdAt',
+  'updatedAt',
+  'expiresAt',
+  'hint',
+  'previousHash',
+  'previousHashExpiresAt',
+]);
+
+function toKey(row: KeyRow): ApiKey {
+  const key: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {
+    name: row.name,
+    enabled: row.enabled,
+    permissions: row.permissions,
+    hash: row.hash,
+  };
+  if (row.created_at !== null) key.createdAt = row.created_at;
+  if (row.updated_at !== null) key.updatedAt = row.updated_at;
+  if (row.expires_at !== null) key.expiresAt = row.expires_at;
+  if (row.hint !== null) key.hint = row.hint;
+  if (row.previous_hash !== null && row.previous_hash_expires_at !== null) {
+    key.previousHash = row.previous_hash;
+    key.previousHashExpiresAt = row.previous_hash_expires_at;
+  }
+  return key;
+}
+
+/** The columns of a key, for INSERT and UPDATE, in KEY_COLUMNS order after the tenant. */
+function columnsOf(key: ApiKey, extra: Record<string, unknown> = {}): unknown[] {
+  return [
+    key.name,
+    key.enabled,
+    [...key.permissions],
+    key.hash,
+    key.createdAt ?? null,
+    key.updatedAt ?? null,
+    key.expiresAt ?? null,
+    key.hint ?? null,
+    key.previousHash ?? null,
+    key.previousHashExpiresAt ?? null,
+    JSON.stringify(extra),
+  ];
+}
+
+/** The fields of an entry the service does not know, kept for export. */
+function extraOf(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(raw).filter(([name]) => !KNOWN.has(name)));
+}
+
+/**
+ * Keys in PostgreSQL. Every read is a query (by hash: one indexed lookup), so a change that one
+ * replica acknowledged is what every replica reads next. Every write is one transaction that
+ * locks the tenant's row (so writes to a tenant, and its audit chain, are serialized across
+ * replicas), decides on the key as it stands, writes it and its audit line and moves the
+ * chain's head anchored in the tenant's row; it is answered only after COMMIT.
+ */
+@Injectable()
+export class PostgresApiKeysRepository extends ApiKeysRepository {
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly clock: Clock,
+  ) {
+    super();
+  }
+
+  healthy(): Promise<boolean> {
+    return this.db.healthy();
+  }
+
+  async createTenant(tenantId: string): Promise<void> {
+    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    const rows = await this.db.query(
+      'INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING RETURNING id',
+      [tenantId],
+    );
+    if (rows.length === 0) throw new TenantExistsError(tenantId);
+  }
+
+  async list(tenantId: string): Promise<readonly ApiKey[]> {
+    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    const rows = await this.db.query<KeyRow & { tenant: string }>(
+      `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
+        .map((c) => `k.${c}`)
+        .join(', ')}
+         FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id
+        WHERE t.id = $1 ORDER BY k.position`,
+      [tenantId],
+    );
+    if (rows.length === 0) throw new TenantNotFoundError(tenantId);
+    return rows.filter((row) => row.name !== null).map(toKey);
+  }
+
+  async findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
+    return (await this.list(tenantId)).find((key) => key.name === name);
+  }
+
+  async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
+    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    // One statement: the tenant's existence and the key, by either of its hashes (indexed).
+    const rows = await this.db.query<KeyRow & { tenant: string }>(
+      `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
+        .map((c) => `k.${c}`)
+        .join(', ')}
+         FROM tenants t
+         LEFT JOIN api_keys k ON k.tenant_id = t.id AND (k.hash = $2 OR k.previous_hash = $2)
+        WHERE t.id = $1`,
+      [tenantId, hash],
+    );
+    if (rows.length === 0) throw new TenantNotFoundError(tenantId);
+    return rows[0].name === null ? undefined : toKey(rows[0]);
+  }
+
+  change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
+    if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
+    return this.db.transaction(async (client) => {
+      const head = await this.lockTenant(client, tenantId);
+      const rows = await client.query<KeyRow>(
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND name = $2`,
+        [tenantId, name],
+      );
+      const current = rows.rows[0];
+      const decision = assertDecided(decide(current ? toKey(current) : undefined), name);
+      if (decision.key === null) {
+        await client.query('DELETE FROM api_keys WHERE tenant_id = $1 AND name = $2', [
+          tenantId,
+          name,
+        ]);
+      } else if (current) {
+        await client.query(
+          `UPDATE api_keys SET (${KEY_COLUMNS}) = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            WHERE tenant_id = $1 AND name = $2`,
+          [tenantId, ...columnsOf(decision.key, current.extra)],
+        );
+      } else {
+        await this.insert(client, tenantId, decision.key);
+      }
+      await this.dropExpiredPreviousHashes(client, tenantId);
+      await this.audit(client, tenantId, head, decision.event ? [decision.event] : []);
+      return decision.result;
+    });
+  }
+
+  async exportText(tenantId: string): Promise<string> {
+    return this.db.transaction((client) => this.exportWith(client, tenantId));
+  }
+
+  replaceAll(
+    tenantId: string,
+    next: { readonly text: string; readonly document: SecurityDocument },
+    audit: (before: readonly ApiKey[], after: readonly ApiKey[]) => AuditEvent[],
+    expectedText?: string,
+  ): Promise<void> {
+    return this.db.transaction(async (client) => {
+      const head = await this.lockTenant(client, tenantId);
+      if (
+        expectedText !== undefined &&
+        (await this.exportWith(client, tenantId)) !== expectedText
+      ) {
+        throw new TenantChangedError(tenantId);
+      }
+      const before = (
+        await client.query<KeyRow>(
+          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY position`,
+          [tenantId],
+        )
+      ).rows.map(toKey);
+      await client.query('DELETE FROM api_keys WHERE tenant_id = $1', [tenantId]);
+      for (const entry of next.document.entries) {
+        await this.insert(client, tenantId, entry.key, extraOf(entry.raw));
+      }
+      const sections = Object.fromEntries(
+        Object.entries(next.document.sections).filter(([name]) => name !== 'apiKeys'),
+      );
+      await client.query('UPDATE tenants SET sections = $2 WHERE id = $1', [
+        tenantId,
+        JSON.stringify(sections),
+      ]);
+      const events = audit(
+        before,
+        next.document.entries.map((entry) => entry.key),
+      );
+      await this.audit(client, tenantId, head, events);
+    });
+  }
+
+  /** Locks the tenant's row for this transaction and returns its chain head. */
+  private async lockTenant(
+    client: PoolClient,
+    tenantId: string,
+  ): Promise<{ seq: number; hash: string }> {
+    const rows = await client.query<{ audit_seq: string; audit_hash: string }>(
+      'SELECT audit_seq, audit_hash FROM tenants WHERE id = $1 FOR UPDATE',
+      [tenantId],
+    );
+    if (rows.rowCount === 0) throw new TenantNotFoundError(tenantId);
+    return { seq: Number(rows.rows[0].audit_seq), hash: rows.rows[0].audit_hash };
+  }
+
+  private async insert(
+    client: PoolClient,
+    tenantId: string,
+    key: ApiKey,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    await client.query(
+      `INSERT INTO api_keys (tenant_id, ${KEY_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [tenantId, ...columnsOf(key, extra)],
+    );
+  }
+
+  /** Appends the events to the tenant's chain and anchors the new head in its row. */
+  private async audit(
+    client: PoolClient,
+    tenantId: string,
+    head: { seq: number; hash: string },
+    events: readonly AuditEvent[],
+  ): Promise<void> {
+    if (events.length === 0) return;
+    const time = new Date(this.clock.now()).toISOString();
+    const lines = chainLines({ ...head, bytes: 0 }, events, time);
+    let seq = head.seq;
+    for (const line of lines.text.trimEnd().split('\n')) {
+      await client.query('INSERT INTO audit_log (tenant_id, seq, line) VALUES ($1, $2, $3)', [
+        tenantId,
+        ++seq,
+        line,
+      ]);
+    }
+    await client.query('UPDATE tenants SET audit_seq = $2, audit_hash = $3 WHERE id = $1', [
+      tenantId,
+      lines.head.seq,
+      lines.head.hash,
+    ]);
+  }
+
+  /** The housekeeping every write does: hashes replaced by a rotation, past their grace. */
+  private async dropExpiredPreviousHashes(client: PoolClient, tenantId: string): Promise<void> {
+    const rows = await client.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND previous_hash IS NOT NULL`,
+      [tenantId],
+    );
+    const now = this.clock.now();
+    const expired = rows.rows.filter((row) => !previousTokenValidUntil(toKey(row), now));
+    for (const row of expired) {
+      await client.query(
+        `UPDATE api_keys SET previous_hash = NULL, previous_hash_expires_at = NULL
+          WHERE tenant_id = $1 AND name = $2`,
+        [tenantId, row.name],
+      );
+    }
+  }
+
+  private async exportWith(client: PoolClient, tenantId: string): Promise<string> {
+    const tenant = await client.query<{ sections: Record<string, unknown> }>(
+      'SELECT sections FROM tenants WHERE id = $1',
+      [tenantId],
+    );
+    if (tenant.rowCount === 0) throw new TenantNotFoundError(tenantId);
+    const rows = await client.query<KeyRow>(
+      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY position`,
+      [tenantId],
+    );
+    return renderSecurityFile({
+      sections: tenant.rows[0].sections,
+      entries: rows.rows.map((row) => toStoredEntry(toKey(row), row.extra)),
+    });
+  }
+}

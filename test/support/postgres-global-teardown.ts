@@ -1,0 +1,3 @@
+import { stopPostgres } from './postgres-global';
+
+export default stopPostgres;
