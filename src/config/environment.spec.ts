@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appConfig } from './app.config';
 import { authConfig } from './auth.config';
+import { storageConfig } from './storage.config';
 import { ConfigError, Environment } from './environment';
 
 describe('configuration', () => {
@@ -74,6 +75,35 @@ describe('configuration', () => {
   ])('refuses auth setting %j', (env, message) => {
     process.env = { ...env };
     expect(failure(() => authConfig())).toMatch(message);
+  });
+
+  it.each([
+    [{ STORAGE: 'postgres' }, /^DATABASE_URL is required with STORAGE=postgres/],
+    [
+      { STORAGE: 'postgres', DATABASE_URL: 'not a url' },
+      /^DATABASE_URL must be a postgres:\/\/ URL/,
+    ],
+    [
+      { STORAGE: 'postgres', DATABASE_URL: 'mysql://h/db' },
+      /^DATABASE_URL must be a postgres:\/\/ URL/,
+    ],
+    [{ STORAGE: 'sqlite' }, /^STORAGE must be one of yaml, postgres/],
+  ])('refuses storage setting %j with one line', (env, message) => {
+    process.env = { ...env };
+    expect(failure(() => storageConfig())).toMatch(message);
+  });
+
+  it('needs no TENANTS_DIR with STORAGE=postgres', () => {
+    process.env = {
+      STORAGE: 'postgres',
+      DATABASE_URL: 'postgres://u:p@h:5432/db',
+      TENANTS_DIR: '/nope',
+    };
+    expect(storageConfig()).toEqual({
+      backend: 'postgres',
+      databaseUrl: 'postgres://u:p@h:5432/db',
+    });
+    expect(() => appConfig()).not.toThrow();
   });
 
   it.each([

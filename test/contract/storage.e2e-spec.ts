@@ -58,8 +58,7 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
       const database = await TestDatabase.create();
       const clock = new ManualClock();
       const db = new PostgresDatabase({ backend: 'postgres', databaseUrl: database.url });
-      db.onModuleInit();
-      while (!(await db.healthy())) await new Promise((resolve) => setTimeout(resolve, 50));
+      await db.onModuleInit();
       const repository = new PostgresApiKeysRepository(db, clock);
       return {
         repository,

@@ -57,8 +57,13 @@ export class PostgresDatabase implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  onModuleInit(): void {
-    void this.migrateUntilDone();
+  /**
+   * Tries the schema once before the application is up (a database that is there is used from
+   * the first request on, by the CLI too); if it cannot, the process starts anyway and keeps
+   * trying in the background.
+   */
+  async onModuleInit(): Promise<void> {
+    if (!(await this.tryToMigrate())) void this.migrateUntilDone();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -124,26 +129,30 @@ export class PostgresDatabase implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async migrateUntilDone(): Promise<void> {
-    while (!this.closed && !this.migrated) {
+  private async tryToMigrate(): Promise<boolean> {
+    try {
+      const client = await this.pool.connect();
       try {
-        const client = await this.pool.connect();
-        try {
-          const applied = await migrate(client);
-          if (applied.length > 0) this.logger.log(`applied migrations ${applied.join(', ')}`);
-          this.migrated = true;
-        } finally {
-          client.release();
-        }
-      } catch (error) {
-        this.logger.warn(
-          `database not ready (${error instanceof Error ? error.message : String(error)}); retrying`,
-        );
-        await new Promise((resolve) => {
-          this.retry = setTimeout(resolve, RETRY_MS);
-          this.retry.unref();
-        });
+        const applied = await migrate(client);
+        if (applied.length > 0) this.logger.log(`applied migrations ${applied.join(', ')}`);
+        this.migrated = true;
+      } finally {
+        client.release();
       }
+    } catch (error) {
+      this.logger.warn(
+        `database not ready (${error instanceof Error ? error.message : String(error)}); retrying`,
+      );
+    }
+    return this.migrated;
+  }
+
+  private async migrateUntilDone(): Promise<void> {
+    while (!this.closed && !(await this.tryToMigrate())) {
+      await new Promise((resolve) => {
+        this.retry = setTimeout(resolve, RETRY_MS);
+        this.retry.unref();
+      });
     }
   }
 }
