@@ -105,3 +105,42 @@ describe('deployment files', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'tenants']));
   });
 });
+
+describe('deployment with PostgreSQL: two replicas behind nginx (deploy/compose.postgres.yml)', () => {
+  const compose = load(read('deploy/compose.postgres.yml')) as any;
+  const replicas = ['api-a', 'api-b'].map((name) => compose.services[name]);
+
+  it('passes the Compose specification schema (dclint, offline)', async () => {
+    const dclint = join(ROOT, 'node_modules', 'dclint', 'bin', 'dclint.cjs');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [dclint, 'deploy/compose.postgres.yml'],
+      { cwd: ROOT },
+    );
+    expect(stdout).not.toMatch(/error/);
+  });
+
+  it('points both replicas at the one database, with its credentials, once it is healthy', () => {
+    const db = compose.services.postgres.environment;
+    for (const replica of replicas) {
+      expect(replica.environment.STORAGE).toBe('postgres');
+      expect(replica.environment.DATABASE_URL).toBe(
+        `postgres://${db.POSTGRES_USER}:${db.POSTGRES_PASSWORD}@postgres:5432/${db.POSTGRES_DB}`,
+      );
+      expect(replica.depends_on.postgres.condition).toBe('service_healthy');
+    }
+  });
+
+  it('balances nginx over both replicas, and sets only documented variables', () => {
+    const conf = read('deploy/nginx/replicas.conf');
+    expect(conf).toMatch(/server api-a:3000/);
+    expect(conf).toMatch(/server api-b:3000/);
+    expect(compose.services.gateway.volumes[0]).toMatch(/^\.\/nginx\/replicas\.conf:/);
+    const documented = new Set(
+      [...read('README.md').matchAll(/^\| `([A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]),
+    );
+    for (const replica of replicas) {
+      expect(Object.keys(replica.environment).filter((name) => !documented.has(name))).toEqual([]);
+    }
+  });
+});

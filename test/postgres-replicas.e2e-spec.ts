@@ -223,3 +223,101 @@ describe('a replica whose database is down at start-up (e2e, built server)', () 
     }
   }, 30_000);
 });
+
+describe('replicas with AUTH_CACHE_MS (e2e, built servers)', () => {
+  let postgres: OwnPostgres;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  const admin = handKey('admin', ['*']);
+  const BOUND_MS = 1500;
+  const env = () => ({
+    STORAGE: 'postgres',
+    DATABASE_URL: postgres.url,
+    AUTH_CACHE_MS: String(BOUND_MS),
+    AUTH_FAILURE_LIMIT: '100000',
+  });
+  const call = (
+    server: ServerProcess,
+    method: string,
+    path: string,
+    token: string,
+    body?: object,
+  ) =>
+    fetch(`${server.url}${path}`, {
+      method,
+      headers: { 'X-API-Key': token, ...(body && { 'Content-Type': 'application/json' }) },
+      body: body && JSON.stringify(body),
+    });
+  const sql = async (text: string) => {
+    const { Client } = await import('pg');
+    const client = new Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      return (await client.query(text)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await client.end();
+    }
+  };
+  /** A key made on A and cached on B (its first use there). */
+  const cachedOnB = async (name: string) => {
+    const made = await call(a, 'POST', PATH, admin.token, { name, permissions: ['*'] });
+    const { token } = (await made.json()) as { token: string };
+    expect((await call(b, 'GET', PATH, token)).status).toBe(200);
+    return token;
+  };
+  /** How long after the revocation B still accepted the key, polling every 20 ms. */
+  const acceptedFor = async (token: string) => {
+    const revoked = Date.now();
+    while ((await call(b, 'GET', PATH, token)).status === 200) {
+      if (Date.now() - revoked > 5000) break;
+      await sleep(20);
+    }
+    return Date.now() - revoked;
+  };
+
+  beforeAll(async () => {
+    postgres = await OwnPostgres.create();
+    await postgres.start();
+    [a, b] = [await ServerProcess.start(env()), await ServerProcess.start(env())];
+    const file = join(tmpdir(), `acme-cache-${process.pid}.yml`);
+    await writeFile(file, `apiKeys:\n${admin.yaml}`);
+    await runKeys('/nonexistent', ['import', 'acme', file], env());
+    // Both replicas listen before the spec relies on their caches.
+    for (let i = 0; i < 50; i++) {
+      const listeners = await sql(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN%'`,
+      );
+      if (listeners[0].n === 2) break;
+      await sleep(100);
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await postgres?.remove();
+  });
+
+  it('serves a cached key for up to the bound when a change bypasses the notification', async () => {
+    const token = await cachedOnB('silent');
+    await sql(`DELETE FROM api_keys WHERE name = 'silent'`); // no notification: only the bound
+    expect((await call(b, 'GET', PATH, token)).status).toBe(200);
+    expect((await call(a, 'GET', PATH, token)).status).toBe(401); // A never cached it
+    const accepted = await acceptedFor(token);
+    expect(accepted).toBeLessThan(BOUND_MS + 200);
+    expect(accepted).toBeGreaterThan(BOUND_MS / 3);
+  });
+
+  it('drops a revoked key from the other replica cache on notification, well within the bound', async () => {
+    const token = await cachedOnB('notified');
+    expect((await call(a, 'DELETE', `${PATH}/notified`, admin.token)).status).toBe(204);
+    expect(await acceptedFor(token)).toBeLessThan(BOUND_MS);
+  });
+
+  it('refuses a key revoked while the listening connection was cut, within the bound', async () => {
+    const token = await cachedOnB('cut-off');
+    await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'`);
+    expect((await call(a, 'DELETE', `${PATH}/cut-off`, admin.token)).status).toBe(204);
+    expect(await acceptedFor(token)).toBeLessThan(BOUND_MS + 100);
+  });
+});

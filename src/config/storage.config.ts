@@ -26,5 +26,10 @@ function databaseUrl(env: Environment, backend: StorageBackend): string | undefi
 export const storageConfig = registerAs('storage', () => {
   const env = new Environment(process.env);
   const backend = env.oneOf<StorageBackend>('STORAGE', 'yaml', STORAGE_BACKENDS);
-  return { backend, databaseUrl: databaseUrl(env, backend) };
+  return {
+    backend,
+    databaseUrl: databaseUrl(env, backend),
+    /** With postgres: how old a cached key may be when it authenticates (0: never cached). */
+    authCacheMs: env.integer('AUTH_CACHE_MS', 0, 0, 600_000),
+  };
 });

@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module, type Provider } from '@nestjs/commo
 import type { StorageBackend } from '../config/storage.config';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AuditTrail } from './audit-trail';
+import { KeyCache } from './postgres/key-cache';
 import { PostgresApiKeysRepository } from './postgres/postgres-api-keys.repository';
 import { PostgresAuditTrail } from './postgres/postgres-audit-trail';
 import { PostgresDatabase } from './postgres/postgres-database';
@@ -22,6 +23,7 @@ const BINDINGS: Record<StorageBackend, Provider[]> = {
   ],
   postgres: [
     PostgresDatabase,
+    KeyCache,
     { provide: ApiKeysRepository, useClass: PostgresApiKeysRepository },
     { provide: AuditTrail, useClass: PostgresAuditTrail },
     { provide: UsageStore, useClass: PostgresUsageStore },

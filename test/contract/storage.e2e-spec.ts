@@ -57,7 +57,11 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
     async () => {
       const database = await TestDatabase.create();
       const clock = new ManualClock();
-      const db = new PostgresDatabase({ backend: 'postgres', databaseUrl: database.url });
+      const db = new PostgresDatabase({
+        backend: 'postgres',
+        databaseUrl: database.url,
+        authCacheMs: 0,
+      });
       await db.onModuleInit();
       const repository = new PostgresApiKeysRepository(db, clock);
       return {

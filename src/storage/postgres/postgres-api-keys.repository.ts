@@ -7,6 +7,7 @@ import { chainLines } from '../audit-chain';
 import type { AuditEvent } from '../audit-entry';
 import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
+import { CHANGES_CHANNEL, KeyCache } from './key-cache';
 import { PostgresDatabase } from './postgres-database';
 
 interface KeyRow {
@@ -90,6 +91,7 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
   constructor(
     private readonly db: PostgresDatabase,
     private readonly clock: Clock,
+    private readonly cache?: KeyCache,
   ) {
     super();
   }
@@ -127,6 +129,9 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
 
   async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    const cached = this.cache?.get(tenantId, hash);
+    if (cached) return cached;
+    const stamp = this.cache?.stamp(tenantId);
     // One statement: the tenant's existence and the key, by either of its hashes (indexed).
     const rows = await this.db.query<KeyRow & { tenant: string }>(
       `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
@@ -138,7 +143,10 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
       [tenantId, hash],
     );
     if (rows.length === 0) throw new TenantNotFoundError(tenantId);
-    return rows[0].name === null ? undefined : toKey(rows[0]);
+    if (rows[0].name === null) return undefined;
+    const key = toKey(rows[0]);
+    if (stamp) this.cache?.set(tenantId, hash, key, stamp);
+    return key;
   }
 
   change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
@@ -214,7 +222,10 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
     });
   }
 
-  /** Locks the tenant's row for this transaction and returns its chain head. */
+  /**
+   * Locks the tenant's row for this transaction and returns its chain head; the transaction
+   * also notifies every replica's key cache of the change, at COMMIT.
+   */
   private async lockTenant(
     client: PoolClient,
     tenantId: string,
@@ -224,6 +235,7 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
       [tenantId],
     );
     if (rows.rowCount === 0) throw new TenantNotFoundError(tenantId);
+    await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, tenantId]);
     return { seq: Number(rows.rows[0].audit_seq), hash: rows.rows[0].audit_hash };
   }
 

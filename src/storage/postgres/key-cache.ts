@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { ConfigType } from '@nestjs/config';
+import { Client } from 'pg';
+import { Clock } from '../../common/clock';
+import { storageConfig } from '../../config/storage.config';
+import type { ApiKey } from '../api-key.record';
+
+/** The channel every writing transaction notifies, with the tenant as payload, at COMMIT. */
+export const CHANGES_CHANNEL = 'tenant_api_keys_changed';
+const RECONNECT_MS = 1000;
+
+/**
+ * Keys found by hash, kept for at most AUTH_CACHE_MS (0, the default: nothing is kept, every
+ * authentication reads the database). A tenant's entries are dropped as soon as a change to it
+ * is notified (LISTEN on a connection of its own), and every entry is dropped, and nothing kept,
+ * while that connection is down: a key may authenticate from a copy no older than the bound.
+ */
+@Injectable()
+export class KeyCache implements OnApplicationShutdown {
+  private readonly logger = new Logger(KeyCache.name);
+  private readonly entries = new Map<string, Map<string, { key: ApiKey; at: number }>>();
+  /** Notified changes per tenant, so that a read that raced one is not kept. */
+  private readonly generations = new Map<string, number>();
+  private listener?: Client;
+  private listening = false;
+  private closed = false;
+  private readonly maxAgeMs: number;
+
+  constructor(
+    @Inject(storageConfig.KEY) private readonly config: ConfigType<typeof storageConfig>,
+    private readonly clock: Clock,
+  ) {
+    this.maxAgeMs = config.authCacheMs;
+    if (this.maxAgeMs > 0) void this.listen();
+  }
+
+  get(tenantId: string, hash: string): ApiKey | undefined {
+    if (!this.listening) return undefined;
+    const entry = this.entries.get(tenantId)?.get(hash);
+    if (!entry || this.clock.now() - entry.at >= this.maxAgeMs) return undefined;
+    return entry.key;
+  }
+
+  /** Taken before a read: `set` keeps what the read found only if nothing changed meanwhile. */
+  stamp(tenantId: string): { readonly at: number; readonly generation: number } {
+    return { at: this.clock.now(), generation: this.generations.get(tenantId) ?? 0 };
+  }
+
+  set(
+    tenantId: string,
+    hash: string,
+    key: ApiKey,
+    stamp: { readonly at: number; readonly generation: number },
+  ): void {
+    if (!this.listening || this.maxAgeMs === 0) return;
+    if ((this.generations.get(tenantId) ?? 0) !== stamp.generation) return;
+    let tenant = this.entries.get(tenantId);
+    if (!tenant) {
+      tenant = new Map();
+      this.entries.set(tenantId, tenant);
+    }
+    tenant.set(hash, { key, at: stamp.at });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    await this.listener?.end().catch(() => undefined);
+  }
+
+  private dropAll(reason: string): void {
+    if (this.listening) this.logger.warn(`key cache dropped: ${reason}`);
+    this.listening = false;
+    this.entries.clear();
+  }
+
+  private async listen(): Promise<void> {
+    while (!this.closed) {
+      const client = new Client({ connectionString: this.config.databaseUrl });
+      const lost = new Promise<void>((resolve) => {
+        client.on('error', () => resolve());
+        client.on('end', () => resolve());
+      });
+      client.on('notification', (message) => {
+        if (!message.payload) return;
+        this.entries.delete(message.payload);
+        this.generations.set(message.payload, (this.generations.get(message.payload) ?? 0) + 1);
+      });
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+        this.listener = client;
+        this.entries.clear(); // anything missed while not listening is forgotten
+        this.listening = true;
+        await lost;
+      } catch {
+        // not reachable: try again below
+      }
+      this.dropAll('the listening connection is down');
+      await client.end().catch(() => undefined);
+      if (!this.closed) await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS).unref());
+    }
+  }
+}
