@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, freemem, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sign } from 'jsonwebtoken';
+import { startPostgres, stopPostgres } from '../test/support/postgres-global';
 import { ServerProcess } from '../test/support/server-process';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
@@ -294,6 +295,161 @@ async function memoryBenchmark(root: string): Promise<void> {
   }
 }
 
+/** Runs the built `keys` command with `env`. */
+async function keys(env: Record<string, string>, ...args: string[]): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  await promisify(execFile)(process.execPath, [join(process.cwd(), 'dist', 'cli.js'), ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** Creates/s at concurrency 64 into `tenant`, answered 201, and the server's CPU per create. */
+async function createsAt64(
+  server: ServerProcess,
+  tenant: string,
+  admin: string,
+  prefix: string,
+): Promise<{ rate: number; non2xx: number; cpu: number }> {
+  let serial = 0;
+  const cpuBefore = await cpuMs(server.child.pid as number);
+  const result = await load({
+    url: `${server.url}/api/${tenant}/admin/apiKeys`,
+    method: 'POST',
+    connections: 64,
+    headers: { 'X-API-Key': admin, 'Content-Type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({ name: `${prefix}-${++serial}` }),
+        }),
+      },
+    ],
+  });
+  return {
+    rate: result['2xx'] / (result.duration || DURATION_S),
+    non2xx: result.non2xx,
+    cpu: ((await cpuMs(server.child.pid as number)) - cpuBefore) / Math.max(1, result['2xx']),
+  };
+}
+
+/**
+ * PostgreSQL beside YAML, side by side in this run: API-key GETs (strict, and with
+ * AUTH_CACHE_MS=1000) against the YAML store, creates at concurrency 64 into a 1,000-key
+ * tenant, and revocation staleness across two processes in strict mode.
+ */
+async function postgresBenchmarks(root: string): Promise<void> {
+  await startPostgres();
+  const databaseUrl = process.env.TEST_DATABASE_URL as string;
+  const pg = { STORAGE: 'postgres', DATABASE_URL: databaseUrl, AUTH_FAILURE_LIMIT: '1000000' };
+  try {
+    const small = await writeTenant(root, 'p10', 10);
+    const large = await writeTenant(root, 'p10k', 10_000);
+    const [writer] = await writeTenant(root, 'p1k', 1_001);
+    const [writerPg] = await writeTenant(root, 'q1k', 1_001);
+    const revoked = await writeTenant(root, 'prev', 101);
+    for (const tenant of ['p10', 'p10k', 'q1k', 'prev']) {
+      await keys(pg, 'import', tenant, join(root, tenant, 'security.yml'));
+    }
+    const yaml = await ServerProcess.start({ TENANTS_DIR: root }, { keepLogs: false });
+    const strict = await ServerProcess.start(pg, { keepLogs: false });
+    const cached = await ServerProcess.start({ ...pg, AUTH_CACHE_MS: '1000' }, { keepLogs: false });
+    try {
+      const get = (server: ServerProcess, tenant: string, key: string, token: string) => () =>
+        reads(`${server.url}/api/${tenant}/admin/apiKeys/${key}`, { 'X-API-Key': token });
+      const cases = {
+        yaml10: get(yaml, 'p10', 'key-5', small[1]),
+        strict10: get(strict, 'p10', 'key-5', small[1]),
+        cached10: get(cached, 'p10', 'key-5', small[1]),
+        yaml10k: get(yaml, 'p10k', 'key-5000', large[9_999]),
+        strict10k: get(strict, 'p10k', 'key-5000', large[9_999]),
+      };
+      const rps: Record<string, number[]> = {};
+      for (const run of Object.values(cases)) await run();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, run] of Object.entries(cases)) {
+          const result = await run();
+          if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: non-2xx answers`);
+          (rps[name] ??= []).push(result.requests.average);
+        }
+      }
+      for (const [name, values] of Object.entries(rps)) {
+        record({
+          measure: `postgres bench, API-key GET requests/s: ${name}`,
+          value: mean(values).toFixed(0),
+        });
+      }
+      const strictRatio = mean(rps.strict10) / mean(rps.yaml10);
+      record({
+        measure: 'PostgreSQL strict / YAML, API-key GET requests/s (10 keys)',
+        value: strictRatio.toFixed(2),
+        target: '>= 0.75',
+        pass: strictRatio >= 0.75,
+      });
+      const strictLarge = mean(rps.strict10k) / mean(rps.yaml10k);
+      record({
+        measure: 'PostgreSQL strict / YAML, API-key GET requests/s (10,000 keys)',
+        value: strictLarge.toFixed(2),
+        target: '>= 0.75',
+        pass: strictLarge >= 0.75,
+      });
+      const cacheRatio = mean(rps.cached10) / mean(rps.yaml10);
+      record({
+        measure: 'PostgreSQL with AUTH_CACHE_MS=1000 / YAML, API-key GET requests/s',
+        value: cacheRatio.toFixed(2),
+        target: '>= 0.90',
+        pass: cacheRatio >= 0.9,
+      });
+      const fromYaml = await createsAt64(yaml, 'p1k', writer, 'y');
+      const fromPg = await createsAt64(strict, 'q1k', writerPg, 'p');
+      record({
+        measure:
+          'creates/s at concurrency 64 into a 1,000-key tenant: YAML, PostgreSQL [CPU ms/create]',
+        value: `${fromYaml.rate.toFixed(0)}, ${fromPg.rate.toFixed(0)} [${fromYaml.cpu.toFixed(2)}, ${fromPg.cpu.toFixed(2)}]`,
+        target: 'PostgreSQL >= YAML',
+        pass: fromPg.rate >= fromYaml.rate && fromPg.non2xx === 0,
+      });
+      // Each key works on the reader first (so a cache would hold it), is deleted through the
+      // other process, and is tried again on the reader at once.
+      const staleness = async (reader: ServerProcess, writer: ServerProcess, from: number) => {
+        let stale = 0;
+        for (let i = from; i < from + 50; i++) {
+          const url = (server: ServerProcess) => `${server.url}/api/prev/admin/apiKeys/key-${i}`;
+          const before = await fetch(url(reader), { headers: { 'X-API-Key': revoked[i] } });
+          if (before.status !== 200) throw new Error(`key-${i} did not work before deletion`);
+          const deleted = await fetch(url(writer), {
+            method: 'DELETE',
+            headers: { 'X-API-Key': revoked[0] },
+          });
+          if (deleted.status !== 204) throw new Error(`DELETE answered ${deleted.status}`);
+          const after = await fetch(url(reader), { headers: { 'X-API-Key': revoked[i] } });
+          if (after.status === 200) stale++;
+        }
+        return stale;
+      };
+      const strictStale = await staleness(strict, cached, 1);
+      record({
+        measure:
+          'PostgreSQL strict: stale 200s right after another process acknowledged 50 DELETEs',
+        value: String(strictStale),
+        target: '0',
+        pass: strictStale === 0,
+      });
+      record({
+        measure:
+          'PostgreSQL AUTH_CACHE_MS=1000: stale 200s right after 50 DELETEs elsewhere (bound 1 s)',
+        value: String(await staleness(cached, strict, 51)),
+      });
+    } finally {
+      await Promise.all([yaml.stop(), strict.stop(), cached.stop()]);
+    }
+  } finally {
+    await stopPostgres();
+  }
+}
+
 function machine(): string {
   const cpu = cpus();
   return [
@@ -338,6 +494,7 @@ async function main(): Promise<void> {
       ['creates', createBenchmarks],
       ['revocation', revocationBenchmark],
       ['memory', memoryBenchmark],
+      ['postgres', postgresBenchmarks],
     ] as const) {
       if (ONLY && !ONLY.includes(name)) continue;
       const dir = join(root, name);

@@ -50,8 +50,10 @@ export class UsageBuffer implements BeforeApplicationShutdown {
 
   /** When each key of `keys` last authenticated, from the store and what is not yet written. */
   async lastUsed(tenantId: string, keys: readonly ApiKey[]): Promise<Map<string, string>> {
+    // One key (a GET of it) reads one record; the whole tenant's list, all of them.
+    const names = keys.length === 1 ? [keys[0].name] : undefined;
     const records = mergeUsage(
-      await this.store.read(tenantId),
+      await this.store.read(tenantId, names),
       this.pending.get(tenantId) ?? new Map(),
     );
     const times = new Map<string, string>();

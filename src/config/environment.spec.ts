@@ -102,6 +102,7 @@ describe('configuration', () => {
     expect(storageConfig()).toEqual({
       backend: 'postgres',
       databaseUrl: 'postgres://u:p@h:5432/db',
+      authCacheMs: 0,
     });
     expect(() => appConfig()).not.toThrow();
   });

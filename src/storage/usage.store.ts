@@ -10,8 +10,11 @@ export interface UsageRecord {
  * security.yml kept in Git must not churn with every use). The port, and its injection token.
  */
 export abstract class UsageStore {
-  /** The tenant's records by key name. */
-  abstract read(tenantId: string): Promise<ReadonlyMap<string, UsageRecord>>;
+  /** The tenant's records by key name: of `names` only, when given. */
+  abstract read(
+    tenantId: string,
+    names?: readonly string[],
+  ): Promise<ReadonlyMap<string, UsageRecord>>;
 
   /** Merges `uses` into the tenant's records, keeping the later time for the same key. */
   abstract save(tenantId: string, uses: ReadonlyMap<string, UsageRecord>): Promise<void>;

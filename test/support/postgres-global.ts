@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const SCRIPT = join(__dirname, 'postgres-server.mjs');
+/** npm runs every script from the package root (the bench runs compiled from dist-bench/). */
+const SCRIPT = join(process.cwd(), 'test', 'support', 'postgres-server.mjs');
 
 interface Started {
   readonly child: ChildProcess;

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { Clock } from '../../common/clock';
 import { type ApiKey, isTenantId, previousTokenValidUntil } from '../api-key.record';
-import { ApiKeysRepository, assertDecided, type DecideChange } from '../api-keys.repository';
+import { ApiKeysRepository, type DecideChange } from '../api-keys.repository';
 import { chainLines } from '../audit-chain';
+import { decideEach, GroupCommit, type PendingChange } from '../group-commit';
 import type { AuditEvent } from '../audit-entry';
 import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
@@ -83,11 +84,17 @@ function extraOf(raw: Readonly<Record<string, unknown>>): Record<string, unknown
  * Keys in PostgreSQL. Every read is a query (by hash: one indexed lookup), so a change that one
  * replica acknowledged is what every replica reads next. Every write is one transaction that
  * locks the tenant's row (so writes to a tenant, and its audit chain, are serialized across
- * replicas), decides on the key as it stands, writes it and its audit line and moves the
- * chain's head anchored in the tenant's row; it is answered only after COMMIT.
+ * replicas), decides on each key as it stands, writes them and their audit lines and moves
+ * the chain's head anchored in the tenant's row; changes that arrive meanwhile share the next
+ * transaction (group commit). Each is answered only after COMMIT.
  */
 @Injectable()
-export class PostgresApiKeysRepository extends ApiKeysRepository {
+export class PostgresApiKeysRepository
+  extends ApiKeysRepository
+  implements BeforeApplicationShutdown
+{
+  private readonly writes = new GroupCommit((tenantId, batch) => this.commit(tenantId, batch));
+
   constructor(
     private readonly db: PostgresDatabase,
     private readonly clock: Clock,
@@ -124,7 +131,17 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
   }
 
   async findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
-    return (await this.list(tenantId)).find((key) => key.name === name);
+    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    const rows = await this.db.query<KeyRow & { tenant: string }>(
+      `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
+        .map((c) => `k.${c}`)
+        .join(', ')}
+         FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id AND k.name = $2
+        WHERE t.id = $1`,
+      [tenantId, name],
+    );
+    if (rows.length === 0) throw new TenantNotFoundError(tenantId);
+    return rows[0].name === null ? undefined : toKey(rows[0]);
   }
 
   async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
@@ -151,32 +168,63 @@ export class PostgresApiKeysRepository extends ApiKeysRepository {
 
   change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
     if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
-    return this.db.transaction(async (client) => {
+    return this.writes.submit(tenantId, name, decide);
+  }
+
+  /** On shutdown, lets every queued change be committed (and answered) first. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.writes.drained();
+  }
+
+  /**
+   * One transaction for a batch of changes to a tenant (group commit): the tenant's row locked,
+   * the keys the batch names read, each change decided on its own, the net result and the
+   * audit lines written, and every change answered only after COMMIT.
+   */
+  private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
+    const outcomes = await this.db.transaction(async (client) => {
       const head = await this.lockTenant(client, tenantId);
+      const names = [...new Set(batch.map((change) => change.name))];
       const rows = await client.query<KeyRow>(
-        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND name = $2`,
-        [tenantId, name],
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND name = ANY($2)`,
+        [tenantId, names],
       );
-      const current = rows.rows[0];
-      const decision = assertDecided(decide(current ? toKey(current) : undefined), name);
-      if (decision.key === null) {
-        await client.query('DELETE FROM api_keys WHERE tenant_id = $1 AND name = $2', [
-          tenantId,
-          name,
-        ]);
-      } else if (current) {
-        await client.query(
-          `UPDATE api_keys SET (${KEY_COLUMNS}) = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            WHERE tenant_id = $1 AND name = $2`,
-          [tenantId, ...columnsOf(decision.key, current.extra)],
-        );
-      } else {
-        await this.insert(client, tenantId, decision.key);
+      const stored = new Map(rows.rows.map((row) => [row.name, row]));
+      const next = new Map<string, ApiKey | null>();
+      const events: AuditEvent[] = [];
+      const current = (name: string) => {
+        const decided = next.get(name);
+        if (decided !== undefined) return decided ?? undefined;
+        const row = stored.get(name);
+        return row ? toKey(row) : undefined;
+      };
+      const settled = decideEach(batch, current, (name, decision) => {
+        next.set(name, decision.key);
+        if (decision.event) events.push(decision.event);
+      });
+      for (const [name, key] of next) {
+        const row = stored.get(name);
+        if (key === null) {
+          if (row)
+            await client.query('DELETE FROM api_keys WHERE tenant_id = $1 AND name = $2', [
+              tenantId,
+              name,
+            ]);
+        } else if (row) {
+          await client.query(
+            `UPDATE api_keys SET (${KEY_COLUMNS}) = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+              WHERE tenant_id = $1 AND name = $2`,
+            [tenantId, ...columnsOf(key, row.extra)],
+          );
+        } else {
+          await this.insert(client, tenantId, key);
+        }
       }
-      await this.dropExpiredPreviousHashes(client, tenantId);
-      await this.audit(client, tenantId, head, decision.event ? [decision.event] : []);
-      return decision.result;
+      if (next.size > 0) await this.dropExpiredPreviousHashes(client, tenantId);
+      await this.audit(client, tenantId, head, events);
+      return settled;
     });
+    for (const settle of outcomes) settle();
   }
 
   async exportText(tenantId: string): Promise<string> {

@@ -22,7 +22,8 @@ import {
   TenantNotFoundError,
   TenantStorageError,
 } from '../storage.errors';
-import { ApiKeysRepository, assertDecided, type DecideChange } from '../api-keys.repository';
+import { ApiKeysRepository, type DecideChange } from '../api-keys.repository';
+import { decideEach, GroupCommit, type PendingChange } from '../group-commit';
 import {
   EMPTY_SECURITY_DOCUMENT,
   MAX_SECURITY_FILE_BYTES,
@@ -56,13 +57,6 @@ interface Snapshot {
   readonly keys: TenantKeys;
 }
 
-interface PendingChange {
-  readonly name: string;
-  readonly decide: DecideChange<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 /** Inode, size, and nanosecond change and modification times: any write or rename changes it. */
 function signatureOf(stats: BigIntStats): string {
   return `${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
@@ -91,25 +85,22 @@ function storageError(
   return new TenantStorageError(tenantId, code, action, file);
 }
 
-/** Each change of the batch applied on its own to `base`: kept if it returns, discarded if it throws. */
+/** The batch decided on `base`, each change on its own (see decideEach). */
 function applyBatch(
   base: TenantKeys,
   batch: readonly PendingChange[],
 ): { draft: TenantKeysDraft; outcomes: Array<() => void> } {
   const draft = base.edit();
-  const outcomes = batch.map((change) => {
-    try {
-      const decision = assertDecided(change.decide(draft.get(change.name)), change.name);
-      if (decision.key === null) draft.delete(change.name);
+  const outcomes = decideEach(
+    batch,
+    (name) => draft.get(name),
+    (name, decision) => {
+      if (decision.key === null) draft.delete(name);
       else draft.put(decision.key);
       if (decision.event) draft.record(decision.event);
       draft.keep();
-      return () => change.resolve(decision.result);
-    } catch (error) {
-      draft.discard();
-      return () => change.reject(error);
-    }
-  });
+    },
+  );
   return { draft, outcomes };
 }
 
@@ -137,8 +128,7 @@ function assertReadableBack(tenantId: string, text: string): void {
 export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeApplicationShutdown {
   private readonly root: string;
   private readonly cache: LruCache<string, CachedTenant>;
-  private readonly queues = new Map<string, PendingChange[]>();
-  private readonly draining = new Set<Promise<void>>();
+  private readonly writes = new GroupCommit((tenantId, batch) => this.commit(tenantId, batch));
   private readonly loading = new Map<string, { signature: string; keys: Promise<Snapshot> }>();
   private readonly logger = new Logger(YamlApiKeysRepository.name);
 
@@ -184,56 +174,24 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
 
   /** On shutdown, lets every queued change reach the disk (and its caller) before the process ends. */
   async beforeApplicationShutdown(): Promise<void> {
-    while (this.draining.size > 0) await Promise.allSettled([...this.draining]);
+    await this.writes.drained();
     await this.parser.close();
   }
 
   change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
     if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
-    return new Promise<T>((resolve, reject) => {
-      const change: PendingChange = {
-        name,
-        decide,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      };
-      const queue = this.queues.get(tenantId);
-      if (queue) {
-        queue.push(change);
-        return;
-      }
-      const fresh = [change];
-      this.queues.set(tenantId, fresh);
-      const draining = this.drain(tenantId, fresh).finally(() => this.draining.delete(draining));
-      this.draining.add(draining);
-    });
+    return this.writes.submit(tenantId, name, decide);
   }
 
-  /** Commits the queue in batches until it is empty: one parse, one render, one fsync per batch. */
-  private async drain(tenantId: string, queue: PendingChange[]): Promise<void> {
-    // Let the requests already read from their sockets join the first batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    try {
-      while (queue.length > 0) await this.commit(tenantId, queue.splice(0));
-    } finally {
-      this.queues.delete(tenantId);
-    }
-  }
-
+  /** One rewrite for a batch (one lock, one render, one fsync); answers each change once stored. */
   private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
-    let outcomes: Array<() => void>;
-    try {
-      const dir = await existingTenantDir(this.root, tenantId); // no tenant: no lock folder either
-      outcomes = await withTenantLock(
-        tenantId,
-        join(dir, SECURITY_FILE),
-        (lock) => this.rewrite(tenantId, dir, batch, lock),
-        (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
-      );
-    } catch (error) {
-      for (const change of batch) change.reject(error);
-      return;
-    }
+    const dir = await existingTenantDir(this.root, tenantId); // no tenant: no lock folder either
+    const outcomes = await withTenantLock(
+      tenantId,
+      join(dir, SECURITY_FILE),
+      (lock) => this.rewrite(tenantId, dir, batch, lock),
+      (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
+    );
     for (const settle of outcomes) settle();
   }
 
