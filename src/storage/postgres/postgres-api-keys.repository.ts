@@ -139,6 +139,7 @@ export class PostgresApiKeysRepository
          FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id AND k.name = $2
         WHERE t.id = $1`,
       [tenantId, name],
+      'api-key-by-name',
     );
     if (rows.length === 0) throw new TenantNotFoundError(tenantId);
     return rows[0].name === null ? undefined : toKey(rows[0]);
@@ -158,6 +159,7 @@ export class PostgresApiKeysRepository
          LEFT JOIN api_keys k ON k.tenant_id = t.id AND (k.hash = $2 OR k.previous_hash = $2)
         WHERE t.id = $1`,
       [tenantId, hash],
+      'api-key-by-hash',
     );
     if (rows.length === 0) throw new TenantNotFoundError(tenantId);
     if (rows[0].name === null) return undefined;

@@ -81,8 +81,16 @@ export class PostgresDatabase implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  async query<R extends QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    return this.withClient(async (client) => (await client.query<R>(text, values)).rows);
+  /**
+   * Runs one statement; `name` makes it a prepared statement (parsed and planned once per
+   * connection), for the statements every request runs.
+   */
+  async query<R extends QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+    name?: string,
+  ): Promise<R[]> {
+    return this.withClient(async (client) => (await client.query<R>({ name, text, values })).rows);
   }
 
   /**
