@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSecurityFile } from '../src/storage/yaml/security-file';
+import { freePort, startNodeScript } from './support/child-process';
 import { runKeys } from './support/cli';
 import { ServerProcess } from './support/server-process';
 import { handKey } from './support/tenants';
@@ -15,16 +14,12 @@ import { handKey } from './support/tenants';
 const PATH = '/api/acme/admin/apiKeys';
 const SCRIPT = join(__dirname, 'support', 'postgres-server.mjs');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
+const call = (server: ServerProcess, method: string, path: string, token: string, body?: object) =>
+  fetch(`${server.url}${path}`, {
+    method,
+    headers: { 'X-API-Key': token, ...(body && { 'Content-Type': 'application/json' }) },
+    body: body && JSON.stringify(body),
   });
-}
 
 /** A PostgreSQL server of this spec's own, which it may stop and start again on its port. */
 class OwnPostgres {
@@ -47,19 +42,11 @@ class OwnPostgres {
   async start(): Promise<void> {
     // Not persistent between runs of the script: a restart re-initialises the data, so the
     // spec restarts it through `stop` and `start` only where it re-creates what it needs.
-    const child = spawn(process.execPath, [SCRIPT, join(this.dir, 'data'), String(this.port)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('ready')) resolve();
-      });
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`PostgreSQL exited with ${code}: ${output}`)));
-    });
-    child.removeAllListeners('exit');
+    const { child } = await startNodeScript(
+      SCRIPT,
+      [join(this.dir, 'data'), String(this.port)],
+      /ready/,
+    );
     this.child = child;
   }
 
@@ -96,19 +83,6 @@ describe('replicas on one PostgreSQL database (e2e, built servers)', () => {
     await writeFile(file, `# from Git\nteam: platform\napiKeys:\n${admin.yaml}`);
     await keys('import', 'acme', file);
   };
-
-  const call = (
-    server: ServerProcess,
-    method: string,
-    path: string,
-    token: string,
-    body?: object,
-  ) =>
-    fetch(`${server.url}${path}`, {
-      method,
-      headers: { 'X-API-Key': token, ...(body && { 'Content-Type': 'application/json' }) },
-      body: body && JSON.stringify(body),
-    });
 
   beforeAll(async () => {
     postgres = await OwnPostgres.create();
@@ -236,18 +210,6 @@ describe('replicas with AUTH_CACHE_MS (e2e, built servers)', () => {
     AUTH_CACHE_MS: String(BOUND_MS),
     AUTH_FAILURE_LIMIT: '100000',
   });
-  const call = (
-    server: ServerProcess,
-    method: string,
-    path: string,
-    token: string,
-    body?: object,
-  ) =>
-    fetch(`${server.url}${path}`, {
-      method,
-      headers: { 'X-API-Key': token, ...(body && { 'Content-Type': 'application/json' }) },
-      body: body && JSON.stringify(body),
-    });
   const sql = async (text: string) => {
     const { Client } = await import('pg');
     const client = new Client({ connectionString: postgres.url });

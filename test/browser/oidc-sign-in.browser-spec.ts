@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { freePort, startNodeScript } from '../support/child-process';
 import { ServerProcess } from '../support/server-process';
 import { handKey, TenantsFixture } from '../support/tenants';
 
@@ -16,37 +15,11 @@ const WRITE = 'tenant.apiKey:write';
 
 jest.setTimeout(120_000);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 /** The npm package oidc-provider in a process of its own; resolves with its issuer. */
 async function startProvider(port: number, redirectUri: string): Promise<[ChildProcess, string]> {
-  const child = spawn(
-    process.execPath,
-    [PROVIDER, String(port), redirectUri, 'tenant-api-keys', 'demo'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const issuer = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /issuer (\S+)/.exec(output);
-      if (match) resolve(match[1]);
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`oidc-provider exited with ${code}: ${output}`)));
-  });
-  return [child, issuer];
+  const args = [String(port), redirectUri, 'tenant-api-keys', 'demo'];
+  const { child, match } = await startNodeScript(PROVIDER, args, /issuer (\S+)/);
+  return [child, match[1]];
 }
 
 describe('Swagger UI signing in through a real OpenID provider (oidc-provider, Chromium)', () => {

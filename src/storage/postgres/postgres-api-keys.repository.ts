@@ -1,7 +1,12 @@
 import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { Clock } from '../../common/clock';
-import { type ApiKey, isTenantId, previousTokenValidUntil } from '../api-key.record';
+import {
+  type ApiKey,
+  isTenantId,
+  OPTIONAL_KEY_FIELDS,
+  previousTokenValidUntil,
+} from '../api-key.record';
 import { ApiKeysRepository, type DecideChange } from '../api-keys.repository';
 import { chainLines } from '../audit-chain';
 import { decideEach, GroupCommit, type PendingChange } from '../group-commit';
@@ -27,18 +32,7 @@ interface KeyRow {
 
 const KEY_COLUMNS =
   'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, extra';
-const KNOWN = new Set([
-  'name',
-  'enabled',
-  'permissions',
-  'hash',
-  'createdAt',
-  'updatedAt',
-  'expiresAt',
-  'hint',
-  'previousHash',
-  'previousHashExpiresAt',
-]);
+const KNOWN = new Set<string>(['name', 'enabled', 'permissions', 'hash', ...OPTIONAL_KEY_FIELDS]);
 
 function toKey(row: KeyRow): ApiKey {
   const key: { -readonly [K in keyof ApiKey]: ApiKey[K] } = {

@@ -8,7 +8,7 @@ import { readRegularFile, syncDirectory, writeAndSync } from './durable-file';
 import { LruCache } from '../../common/lru-cache';
 import { appConfig } from '../../config/app.config';
 import { errnoCode, TenantStorageError } from '../storage.errors';
-import { existingTenantDir } from './tenant-directory';
+import { existingTenantDir, tenantPath } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 
@@ -53,7 +53,9 @@ export class YamlUsageStore extends UsageStore {
   }
 
   async read(tenantId: string): Promise<ReadonlyMap<string, UsageRecord>> {
-    const file = join(await existingTenantDir(this.config.tenantsDir, tenantId), USAGE_FILE);
+    // On the path of every GET: the key store has just found the tenant, so one lstat (no
+    // thread-pool round trip) tells whether the side file changed; none means no uses yet.
+    const file = join(tenantPath(this.config.tenantsDir, tenantId), USAGE_FILE);
     const stats = lstatSync(file, { bigint: true, throwIfNoEntry: false });
     const signature = stats ? `${stats.ino}:${stats.size}:${stats.mtimeNs}` : 'absent';
     const cached = this.cache.get(tenantId);
