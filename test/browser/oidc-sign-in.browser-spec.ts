@@ -1,13 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { freePort, startNodeScript } from '../support/child-process';
 import { ServerProcess } from '../support/server-process';
+import { openBrowser } from './chromium';
 import { handKey, TenantsFixture } from '../support/tenants';
 
-/** Debian's Chromium, installed by .ci/run; override with CHROMIUM_PATH. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PROVIDER = join(__dirname, '..', 'support', 'oidc-provider.mjs');
 const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'swagger-signed-in.png');
 const READ = 'tenant.apiKey:read';
@@ -49,24 +48,7 @@ describe('Swagger UI signing in through a real OpenID provider (oidc-provider, C
       OAUTH2_TOKEN_URL: `${issuer}/token`,
       SWAGGER_OAUTH2_CLIENT_ID: 'swagger-ui',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
-    });
-    page.setDefaultTimeout(20_000);
+    ({ browser, page } = await openBrowser(violations, 20_000));
   });
 
   afterAll(async () => {

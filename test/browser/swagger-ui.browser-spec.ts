@@ -1,10 +1,9 @@
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { ServerProcess } from '../support/server-process';
+import { openBrowser } from './chromium';
 import { handKey, TenantsFixture } from '../support/tenants';
 
-/** Debian's Chromium, installed by .ci/run; override with CHROMIUM_PATH. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'swagger-authorize.png');
 
 jest.setTimeout(90_000);
@@ -25,24 +24,7 @@ describe('Swagger UI in a real browser', () => {
       OAUTH2_AUTHORIZATION_URL: 'http://localhost:8080/realms/tenants/protocol/openid-connect/auth',
       SWAGGER_OAUTH2_CLIENT_ID: 'swagger-ui',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
-    });
-    page.setDefaultTimeout(15_000);
+    ({ browser, page } = await openBrowser(violations, 15_000));
   });
 
   afterAll(async () => {
