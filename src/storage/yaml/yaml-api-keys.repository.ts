@@ -273,7 +273,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       installed = lstatSync(temp, { bigint: true }).ino;
       if (signatureNow(file) !== signature) return undefined;
       if (audit.writer && audit.events.length > 0) {
-        const time = new Date().toISOString();
+        const time = new Date(this.clock.now()).toISOString();
         appended = await audit.writer.append(audit.events, time, basename(temp));
       }
       await assertLockHeld();
