@@ -32,6 +32,7 @@ import {
   SecurityFileError,
 } from './security-file';
 import { SecurityFileParser } from './security-file-parser';
+import { fileError } from './file-errors';
 import { existingTenantDir, tenantPath } from './tenant-directory';
 import { TenantKeys, type TenantKeysDraft } from './tenant-keys';
 import { type HeldLock, withTenantLock } from './tenant-lock';
@@ -74,15 +75,7 @@ function storageError(
   action: 'read' | 'update',
   file = SECURITY_FILE,
 ): Error {
-  const code = errnoCode(error);
-  if (code === 'ENOENT') return new TenantNotFoundError(tenantId);
-  if (code === 'ELOOP' || code === 'ENOTREG') {
-    return new TenantFileInvalidError(
-      tenantId,
-      `${file} is not a regular file inside the tenant's folder`,
-    );
-  }
-  return new TenantStorageError(tenantId, code, action, file);
+  return fileError(tenantId, error, action, file);
 }
 
 /** The batch decided on `base`, each change on its own (see decideEach). */

@@ -4,8 +4,8 @@ import { appConfig } from '../../config/app.config';
 import type { ChainVerdict } from '../audit-chain';
 import type { AuditEntry } from '../audit-entry';
 import { AuditTrail } from '../audit-trail';
-import { errnoCode, TenantStorageError } from '../storage.errors';
 import { AUDIT_FILE, readAuditPage, verifyAuditLog } from './audit-log-file';
+import { fileError } from './file-errors';
 import { existingTenantDir } from './tenant-directory';
 
 /** A tenant's audit trail in `<TENANTS_DIR>/<tenantId>/audit.log`, anchored by `audit.anchor`. */
@@ -31,7 +31,7 @@ export class YamlAuditTrail extends AuditTrail {
     try {
       return await read(dir);
     } catch (error) {
-      throw new TenantStorageError(tenantId, errnoCode(error), 'read', AUDIT_FILE);
+      throw fileError(tenantId, error, 'read', AUDIT_FILE);
     }
   }
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { readRegularFile, syncDirectory, writeAndSync } from './durable-file';
 import { LruCache } from '../../common/lru-cache';
 import { appConfig } from '../../config/app.config';
-import { errnoCode, TenantStorageError } from '../storage.errors';
+import { fileError } from './file-errors';
 import { existingTenantDir, tenantPath } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
@@ -87,7 +87,7 @@ export class YamlUsageStore extends UsageStore {
           await syncDirectory(dir);
         } catch (error) {
           await rm(temp, { force: true });
-          throw new TenantStorageError(tenantId, errnoCode(error), 'update', USAGE_FILE);
+          throw fileError(tenantId, error, 'update', USAGE_FILE);
         }
       },
       () => undefined,
@@ -98,7 +98,7 @@ export class YamlUsageStore extends UsageStore {
     try {
       return parseUsage(await readRegularFile(file));
     } catch (error) {
-      throw new TenantStorageError(tenantId, errnoCode(error), 'read', USAGE_FILE);
+      throw fileError(tenantId, error, 'read', USAGE_FILE);
     }
   }
 }
