@@ -47,7 +47,7 @@ export async function createApp(): Promise<INestApplication> {
   app.set('etag', false);
   app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
   app.use(securityHeaders(app.get<ConfigType<typeof authConfig>>(authConfig.KEY).oauth2TokenUrl));
-  app.use(docsTrailingSlash());
+  app.use('/docs', docsTrailingSlash());
   app.use(app.get(ShutdownGate).middleware());
   app.use(deferredJsonBodyParser());
   setupSwagger(app);

@@ -43,6 +43,7 @@ function oauth2Flows(auth: ConfigType<typeof authConfig>): OAuthFlowsObject {
  */
 export function docsTrailingSlash(): RequestHandler {
   return (request, response, next) => {
+    // Mounted at /docs: only the page's own paths come here, not every request.
     const [path, query] = request.originalUrl.split(/\?(.*)/s);
     if (path !== '/docs') {
       next();

@@ -39,10 +39,7 @@ export class SecurityFileParser {
   private nextId = 0;
 
   parse(text: string): Promise<SecurityDocument> {
-    if (text.length < PARSE_IN_THREAD_FROM) {
-      return new Promise((resolve) => resolve(parseSecurityFile(text)));
-    }
-    const worker = this.thread();
+    const worker = text.length < PARSE_IN_THREAD_FROM ? undefined : this.thread();
     if (!worker) return new Promise((resolve) => resolve(parseSecurityFile(text)));
     const id = this.nextId++;
     return new Promise<SecurityDocument>((resolve, reject) => {
