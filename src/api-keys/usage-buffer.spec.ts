@@ -59,6 +59,21 @@ describe('UsageBuffer', () => {
     expect(store.records.get('acme')?.get('k')?.lastUsedAt).toBe('2026-11-30T00:00:10.000Z');
   });
 
+  it('shows a use while it is being written, before the store has it', async () => {
+    let finish = () => {};
+    const save = store.save.bind(store);
+    store.save = (tenantId, uses) =>
+      new Promise<void>((resolve) => {
+        finish = () => void save(tenantId, uses).then(resolve);
+      });
+    buffer.record('acme', key('k'));
+    const flushed = buffer.flush('acme');
+    expect((await buffer.lastUsed('acme', [key('k')])).get('k')).toBe('2026-11-30T00:00:00.000Z');
+    finish();
+    await flushed;
+    expect((await buffer.lastUsed('acme', [key('k')])).get('k')).toBe('2026-11-30T00:00:00.000Z');
+  });
+
   it('writes what is pending at shutdown', async () => {
     buffer.record('acme', key('k'));
     buffer.record('beta', key('k'));

@@ -14,6 +14,8 @@ import { mergeUsage, sameKey, type UsageRecord, UsageStore } from '../storage/us
 export class UsageBuffer implements BeforeApplicationShutdown {
   private readonly logger = new Logger(UsageBuffer.name);
   private readonly pending = new Map<string, Map<string, UsageRecord>>();
+  /** Uses being written, still shown until the store has them. */
+  private readonly flushing = new Map<string, ReadonlyMap<string, UsageRecord>>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly intervalMs: number;
 
@@ -52,8 +54,9 @@ export class UsageBuffer implements BeforeApplicationShutdown {
   async lastUsed(tenantId: string, keys: readonly ApiKey[]): Promise<Map<string, string>> {
     // One key (a GET of it) reads one record; the whole tenant's list, all of them.
     const names = keys.length === 1 ? [keys[0].name] : undefined;
+    const stored = await this.store.read(tenantId, names);
     const records = mergeUsage(
-      await this.store.read(tenantId, names),
+      mergeUsage(stored, this.flushing.get(tenantId) ?? new Map()),
       this.pending.get(tenantId) ?? new Map(),
     );
     const times = new Map<string, string>();
@@ -71,6 +74,7 @@ export class UsageBuffer implements BeforeApplicationShutdown {
     const uses = this.pending.get(tenantId);
     if (!uses || uses.size === 0) return;
     this.pending.delete(tenantId);
+    this.flushing.set(tenantId, uses);
     try {
       await this.store.save(tenantId, uses);
     } catch (error) {
@@ -79,6 +83,8 @@ export class UsageBuffer implements BeforeApplicationShutdown {
       );
       const newer = this.pending.get(tenantId);
       this.pending.set(tenantId, mergeUsage(uses, newer ?? new Map()));
+    } finally {
+      if (this.flushing.get(tenantId) === uses) this.flushing.delete(tenantId);
     }
   }
 
