@@ -14,6 +14,8 @@ import { handKey } from './support/tenants';
 const PATH = '/api/acme/admin/apiKeys';
 const SCRIPT = join(__dirname, 'support', 'postgres-server.mjs');
 
+type Key = { readonly enabled: boolean };
+
 const call = (server: ServerProcess, method: string, path: string, token: string, body?: object) =>
   fetch(`${server.url}${path}`, {
     method,
@@ -268,6 +270,31 @@ describe('replicas with AUTH_CACHE_MS (e2e, built servers)', () => {
     const accepted = await acceptedFor(token);
     expect(accepted).toBeLessThan(BOUND_MS + 200);
     expect(accepted).toBeGreaterThan(BOUND_MS / 3);
+  });
+
+  it('honours its own writes on its very next request: a key it revoked, a key it changed', async () => {
+    for (let i = 0; i < 10; i++) {
+      const token = await cachedOnB(`own-${i}`);
+      const url = `${PATH}/own-${i}`;
+      expect(((await (await call(b, 'GET', url, admin.token)).json()) as Key).enabled).toBe(true);
+      const put = await call(b, 'PUT', url, admin.token, { enabled: false });
+      expect(put.status).toBe(200);
+      expect(((await (await call(b, 'GET', url, admin.token)).json()) as Key).enabled).toBe(false);
+      expect((await call(b, 'DELETE', url, admin.token)).status).toBe(204);
+      expect((await call(b, 'GET', PATH, token)).status).toBe(401);
+      expect((await call(b, 'GET', url, admin.token)).status).toBe(404);
+    }
+  });
+
+  it('serves a GET of one key from the cache too, for up to the bound', async () => {
+    await cachedOnB('by-name');
+    const url = `${PATH}/by-name`;
+    expect(((await (await call(b, 'GET', url, admin.token)).json()) as Key).enabled).toBe(true);
+    await sql(`UPDATE api_keys SET enabled = false WHERE name = 'by-name'`); // no notification
+    expect(((await (await call(b, 'GET', url, admin.token)).json()) as Key).enabled).toBe(true);
+    expect(((await (await call(a, 'GET', url, admin.token)).json()) as Key).enabled).toBe(false);
+    await sleep(BOUND_MS);
+    expect(((await (await call(b, 'GET', url, admin.token)).json()) as Key).enabled).toBe(false);
   });
 
   it('drops a revoked key from the other replica cache on notification, well within the bound', async () => {

@@ -9,16 +9,20 @@ import type { ApiKey } from '../api-key.record';
 export const CHANGES_CHANNEL = 'tenant_api_keys_changed';
 const RECONNECT_MS = 1000;
 
+/** What a key was looked up by: its hash (authentication) or its name (a GET of it). */
+export type KeyLookup = `hash:${string}` | `name:${string}`;
+
 /**
- * Keys found by hash, kept for at most AUTH_CACHE_MS (0, the default: nothing is kept, every
- * authentication reads the database). A tenant's entries are dropped as soon as a change to it
- * is notified (LISTEN on a connection of its own), and every entry is dropped, and nothing kept,
- * while that connection is down: a key may authenticate from a copy no older than the bound.
+ * Keys read by hash or by name (never their absence: random lookups must not fill memory), kept for at most AUTH_CACHE_MS (0, the
+ * default: nothing is kept, every read goes to the database). A tenant's entries are dropped as
+ * soon as a change to it is notified (LISTEN on a connection of its own) and, on the replica
+ * that wrote it, at COMMIT; every entry is dropped, and nothing kept, while that connection is
+ * down: a key may authenticate from a copy no older than the bound.
  */
 @Injectable()
 export class KeyCache implements OnApplicationShutdown {
   private readonly logger = new Logger(KeyCache.name);
-  private readonly entries = new Map<string, Map<string, { key: ApiKey; at: number }>>();
+  private readonly entries = new Map<string, Map<KeyLookup, { key: ApiKey; at: number }>>();
   /** Notified changes per tenant, so that a read that raced one is not kept. */
   private readonly generations = new Map<string, number>();
   private listener?: Client;
@@ -34,11 +38,17 @@ export class KeyCache implements OnApplicationShutdown {
     if (this.maxAgeMs > 0) void this.listen();
   }
 
-  get(tenantId: string, hash: string): ApiKey | undefined {
+  get(tenantId: string, lookup: KeyLookup): ApiKey | undefined {
     if (!this.listening) return undefined;
-    const entry = this.entries.get(tenantId)?.get(hash);
+    const entry = this.entries.get(tenantId)?.get(lookup);
     if (!entry || this.clock.now() - entry.at >= this.maxAgeMs) return undefined;
     return entry.key;
+  }
+
+  /** The tenant changed (a write of this replica committed): forget what was read of it. */
+  changed(tenantId: string): void {
+    this.entries.delete(tenantId);
+    this.generations.set(tenantId, (this.generations.get(tenantId) ?? 0) + 1);
   }
 
   /** Taken before a read: `set` keeps what the read found only if nothing changed meanwhile. */
@@ -48,7 +58,7 @@ export class KeyCache implements OnApplicationShutdown {
 
   set(
     tenantId: string,
-    hash: string,
+    lookup: KeyLookup,
     key: ApiKey,
     stamp: { readonly at: number; readonly generation: number },
   ): void {
@@ -59,7 +69,7 @@ export class KeyCache implements OnApplicationShutdown {
       tenant = new Map();
       this.entries.set(tenantId, tenant);
     }
-    tenant.set(hash, { key, at: stamp.at });
+    tenant.set(lookup, { key, at: stamp.at });
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -81,9 +91,7 @@ export class KeyCache implements OnApplicationShutdown {
         client.on('end', () => resolve());
       });
       client.on('notification', (message) => {
-        if (!message.payload) return;
-        this.entries.delete(message.payload);
-        this.generations.set(message.payload, (this.generations.get(message.payload) ?? 0) + 1);
+        if (message.payload) this.changed(message.payload);
       });
       try {
         await client.connect();

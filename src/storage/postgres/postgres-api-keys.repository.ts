@@ -13,7 +13,7 @@ import { decideEach, GroupCommit, type PendingChange } from '../group-commit';
 import type { AuditEvent } from '../audit-entry';
 import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
-import { CHANGES_CHANNEL, KeyCache } from './key-cache';
+import { CHANGES_CHANNEL, KeyCache, type KeyLookup } from './key-cache';
 import { PostgresDatabase } from './postgres-database';
 
 interface KeyRow {
@@ -124,41 +124,49 @@ export class PostgresApiKeysRepository
     return rows.filter((row) => row.name !== null).map(toKey);
   }
 
-  async findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
-    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
-    const rows = await this.db.query<KeyRow & { tenant: string }>(
-      `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
-        .map((c) => `k.${c}`)
-        .join(', ')}
-         FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id AND k.name = $2
-        WHERE t.id = $1`,
-      [tenantId, name],
-      'api-key-by-name',
-    );
-    if (rows.length === 0) throw new TenantNotFoundError(tenantId);
-    return rows[0].name === null ? undefined : toKey(rows[0]);
+  findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
+    return this.findOne(tenantId, `name:${name}`, 'k.name = $2', name, 'api-key-by-name');
   }
 
-  async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
+  /** By either of its hashes (both indexed). */
+  findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
+    return this.findOne(
+      tenantId,
+      `hash:${hash}`,
+      '(k.hash = $2 OR k.previous_hash = $2)',
+      hash,
+      'api-key-by-hash',
+    );
+  }
+
+  /**
+   * One statement: the tenant's existence and the key `matches` finds (with AUTH_CACHE_MS, from
+   * a copy no older than that when there is one).
+   */
+  private async findOne(
+    tenantId: string,
+    lookup: KeyLookup,
+    matches: string,
+    value: string,
+    statement: string,
+  ): Promise<ApiKey | undefined> {
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
-    const cached = this.cache?.get(tenantId, hash);
+    const cached = this.cache?.get(tenantId, lookup);
     if (cached) return cached;
     const stamp = this.cache?.stamp(tenantId);
-    // One statement: the tenant's existence and the key, by either of its hashes (indexed).
     const rows = await this.db.query<KeyRow & { tenant: string }>(
       `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
         .map((c) => `k.${c}`)
         .join(', ')}
-         FROM tenants t
-         LEFT JOIN api_keys k ON k.tenant_id = t.id AND (k.hash = $2 OR k.previous_hash = $2)
+         FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id AND ${matches}
         WHERE t.id = $1`,
-      [tenantId, hash],
-      'api-key-by-hash',
+      [tenantId, value],
+      statement,
     );
     if (rows.length === 0) throw new TenantNotFoundError(tenantId);
     if (rows[0].name === null) return undefined;
     const key = toKey(rows[0]);
-    if (stamp) this.cache?.set(tenantId, hash, key, stamp);
+    if (stamp) this.cache?.set(tenantId, lookup, key, stamp);
     return key;
   }
 
@@ -178,7 +186,7 @@ export class PostgresApiKeysRepository
    * audit lines written, and every change answered only after COMMIT.
    */
   private async commit(tenantId: string, batch: PendingChange[]): Promise<void> {
-    const outcomes = await this.db.transaction(async (client) => {
+    const outcomes = await this.written(tenantId, async (client) => {
       const head = await this.lockTenant(client, tenantId);
       const names = [...new Set(batch.map((change) => change.name))];
       const rows = await client.query<KeyRow>(
@@ -233,7 +241,7 @@ export class PostgresApiKeysRepository
     audit: (before: readonly ApiKey[], after: readonly ApiKey[]) => AuditEvent[],
     expectedText?: string,
   ): Promise<void> {
-    return this.db.transaction(async (client) => {
+    return this.written(tenantId, async (client) => {
       const head = await this.lockTenant(client, tenantId);
       if (
         expectedText !== undefined &&
@@ -264,6 +272,19 @@ export class PostgresApiKeysRepository
       );
       await this.audit(client, tenantId, head, events);
     });
+  }
+
+  /**
+   * A transaction that writes the tenant: whatever its outcome (a COMMIT whose answer was lost
+   * included), what this replica read of the tenant is forgotten before anyone is answered — its
+   * own NOTIFY reaches it only later.
+   */
+  private async written<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction(work);
+    } finally {
+      this.cache?.changed(tenantId);
+    }
   }
 
   /**
