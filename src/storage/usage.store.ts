@@ -10,7 +10,7 @@ export interface UsageRecord {
  * security.yml kept in Git must not churn with every use). The port, and its injection token.
  */
 export abstract class UsageStore {
-  /** The tenant's records by key name: of `names` only, when given. */
+  /** The tenant's records by key name: at least those of `names`, when given; all otherwise. */
   abstract read(
     tenantId: string,
     names?: readonly string[],

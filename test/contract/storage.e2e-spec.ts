@@ -67,7 +67,7 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
       return {
         repository,
         trail: new PostgresAuditTrail(db),
-        usage: new PostgresUsageStore(db),
+        usage: new PostgresUsageStore(db, clock),
         clock,
         addTenant: (tenantId) => repository.createTenant(tenantId),
         close: async () => {
@@ -267,5 +267,15 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
       lastUsedAt: '2026-11-30T00:00:00.500Z',
       createdAt: 'y',
     });
+  });
+
+  it("reads one key's record back right after each save", async () => {
+    const { usage } = backend;
+    expect((await usage.read('acme', ['a'])).size).toBe(0);
+    await usage.save('acme', new Map([['a', { lastUsedAt: '2026-11-30T00:00:01.000Z' }]]));
+    await usage.save('acme', new Map([['b', { lastUsedAt: '2026-11-30T00:00:01.000Z' }]]));
+    expect((await usage.read('acme', ['a'])).get('a')?.lastUsedAt).toBe('2026-11-30T00:00:01.000Z');
+    await usage.save('acme', new Map([['a', { lastUsedAt: '2026-11-30T00:00:03.000Z' }]]));
+    expect((await usage.read('acme', ['a'])).get('a')?.lastUsedAt).toBe('2026-11-30T00:00:03.000Z');
   });
 });
