@@ -14,6 +14,7 @@ import { createValidationPipe } from './common/validation.pipe';
 import { AppConfigModule } from './config/config.module';
 import { storageConfig } from './config/storage.config';
 import { HealthModule } from './health/health.module';
+import { VerificationModule } from './verification/verification.module';
 
 /** The service: its features, the storage STORAGE chooses, and the ways in it accepts. */
 @Module({})
@@ -31,6 +32,7 @@ export class AppModule {
         AuditModule,
         AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
         HealthModule,
+        VerificationModule,
       ],
       providers: [
         ShutdownGate,

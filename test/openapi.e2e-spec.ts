@@ -72,6 +72,7 @@ describe('the OpenAPI document against the service (e2e)', () => {
       'ApiKeys',
       'AuditLog',
       'Health',
+      'Verification',
     ]);
     expect(document.paths['/health'].get.security).toEqual([]);
     const schemas = document.components.schemas;
@@ -143,6 +144,13 @@ describe('the OpenAPI document against the service (e2e)', () => {
     await call('GET', '/api/acme/admin/auditLog?limit=0', as(admin.token));
     await call('GET', '/api/acme/admin/auditLog', as(reader.token));
     await call('GET', '/health', (r) => r);
+    const verified = await call('GET', '/auth/verify?tenant=acme&scope=tenant.apiKey:read', (r) =>
+      r.set('X-API-Key', reader.token),
+    );
+    expect(verified.status).toBe(200);
+    await call('GET', '/auth/verify?tenant=acme&scope=other', as(reader.token));
+    await call('GET', '/auth/verify', as(reader.token));
+    await call('GET', '/auth/verify?tenant=acme', (r) => r);
     await call('GET', KEYS, (r) => r);
     for (let i = 0; i < 3; i++) await call('GET', KEYS, as(`wrong-${i}`));
     const limited = await call('GET', KEYS, as(admin.token));

@@ -8,6 +8,8 @@ import { ApiKeysService } from './api-keys.service';
 export const API_KEY_HEADER = 'x-api-key';
 /** Longer than any token we mint or anyone would paste; refuses oversized input before hashing. */
 const MAX_TOKEN_LENGTH = 512;
+/** The `WWW-Authenticate` challenge of a 401 that an API key would answer. */
+export const API_KEY_CHALLENGE = 'ApiKey header="X-API-Key"';
 
 /** The API key a request presents in `X-API-Key`, if it presents exactly one of sane length. */
 export function presentedToken(request: Request): string | undefined {
@@ -24,7 +26,7 @@ export function presentedToken(request: Request): string | undefined {
  */
 @Injectable()
 export class ApiKeyStrategy implements CredentialStrategy {
-  readonly challenge = 'ApiKey header="X-API-Key"';
+  readonly challenge = API_KEY_CHALLENGE;
 
   constructor(private readonly apiKeys: ApiKeysService) {}
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
+import { TooManyFailuresException } from '../common/http-problems';
 import { LruCache } from '../common/lru-cache';
 import { authConfig } from '../config/auth.config';
 
@@ -84,5 +85,33 @@ export class AuthFailureLimiter {
     client.inFlight = Math.max(0, client.inFlight - 1);
     if (failed) client.failures++;
     for (const wake of client.waiting.splice(0)) wake();
+  }
+
+  /**
+   * Runs one credential check from `address` under the limit: 429 (TooManyFailuresException)
+   * when the address is past it, otherwise the check's outcome, counted as a failure when it
+   * throws an error `isFailure` recognises.
+   */
+  async check<T>(
+    address: string,
+    attempt: () => Promise<T>,
+    isFailure: (error: unknown) => boolean,
+  ): Promise<T> {
+    const retryAfter = await this.admit(address);
+    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
+    try {
+      const result = await attempt();
+      this.settle(address, false);
+      return result;
+    } catch (error) {
+      this.settle(address, isFailure(error));
+      throw error;
+    }
+  }
+
+  /** 429 when `address` is past the limit; for requests that present no credential at all. */
+  assertNotBlocked(address: string): void {
+    const retryAfter = this.blockedFor(address);
+    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
   }
 }

@@ -19,6 +19,8 @@ export class AuthModule {
   }): DynamicModule {
     return {
       module: AuthModule,
+      // The failure limiter is shared with routes that check credentials themselves (verify).
+      global: true,
       imports: options.imports,
       providers: [
         JwtStrategy,
@@ -31,6 +33,7 @@ export class AuthModule {
         { provide: APP_GUARD, useClass: AuthenticationGuard },
         { provide: APP_GUARD, useClass: ScopesGuard },
       ],
+      exports: [AuthFailureLimiter],
     };
   }
 }

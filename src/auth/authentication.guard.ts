@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { AuthenticationRequiredException, TooManyFailuresException } from '../common/http-problems';
+import { AuthenticationRequiredException } from '../common/http-problems';
 import { AuthFailureLimiter } from './auth-failure-limiter';
 import {
   CREDENTIAL_STRATEGIES,
@@ -44,26 +44,24 @@ export class AuthenticationGuard implements CanActivate {
     // The address Express derives, honouring X-Forwarded-For only as TRUST_PROXY allows.
     const client = request.ip ?? 'unknown';
     if (offered.length === 0) {
-      const retryAfter = this.failures.blockedFor(client);
-      if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
+      this.failures.assertNotBlocked(client);
       throw this.unauthorized(
         'credentials are required: send an X-API-Key header or a bearer token',
       );
     }
     // Admitted only while it cannot take the address past the limit, even if every attempt
     // being checked at the same time fails.
-    const retryAfter = await this.failures.admit(client);
-    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
     const tenantId = typeof request.params.tenantId === 'string' ? request.params.tenantId : '';
     try {
-      request.principal = await offered[0].authenticate(request, tenantId);
+      request.principal = await this.failures.check(
+        client,
+        () => offered[0].authenticate(request, tenantId),
+        (error) => error instanceof InvalidCredentialsError,
+      );
     } catch (error) {
-      const failed = error instanceof InvalidCredentialsError;
-      this.failures.settle(client, failed);
-      if (!failed) throw error;
+      if (!(error instanceof InvalidCredentialsError)) throw error;
       throw this.unauthorized(error.message, offered[0], error.challenge);
     }
-    this.failures.settle(client, false);
     if (tenantId && !mayAdminister(request.principal, tenantId)) {
       throw new ForbiddenException(`these credentials are not valid for tenant "${tenantId}"`);
     }

@@ -10,6 +10,14 @@ export interface WithHeaders {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+/** Why a credential was refused, in a form a program can act on: the problem body's `code`. */
+export type ProblemCode = 'NOT_FOUND' | 'DISABLED' | 'EXPIRED' | 'INSUFFICIENT_PERMISSIONS';
+
+/** The `code` an HTTP exception carries for its problem body, if any. */
+export function codeOf(exception: HttpException): ProblemCode | undefined {
+  return (exception as { problemCode?: ProblemCode }).problemCode;
+}
+
 export function hasHeaders(exception: unknown): exception is HttpException & WithHeaders {
   return (
     exception instanceof HttpException &&
@@ -21,7 +29,11 @@ export function hasHeaders(exception: unknown): exception is HttpException & Wit
 export class AuthenticationRequiredException extends UnauthorizedException implements WithHeaders {
   readonly headers: Record<string, string>;
 
-  constructor(detail: string, challenges: readonly string[]) {
+  constructor(
+    detail: string,
+    challenges: readonly string[],
+    readonly problemCode?: ProblemCode,
+  ) {
     super(detail);
     this.headers = { 'WWW-Authenticate': challenges.join(', ') };
   }
@@ -30,9 +42,14 @@ export class AuthenticationRequiredException extends UnauthorizedException imple
 /** 403 for a caller without a required scope; bearers are told which (RFC 6750 §3.1). */
 export class InsufficientScopeException extends ForbiddenException implements WithHeaders {
   readonly headers: Record<string, string>;
+  readonly problemCode = 'INSUFFICIENT_PERMISSIONS';
 
-  constructor(missing: readonly string[], toBearer: boolean) {
-    super(`this operation requires the scope ${missing.join(' ')}`);
+  constructor(
+    missing: readonly string[],
+    toBearer: boolean,
+    detail = `this operation requires the scope ${missing.join(' ')}`,
+  ) {
+    super(detail);
     this.headers = toBearer
       ? { 'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${missing.join(' ')}"` }
       : {};

@@ -7,6 +7,7 @@ import {
   PayloadTooLargeException,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { json } from 'body-parser';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { is as typeIs } from 'type-is';
@@ -80,9 +81,18 @@ function sendsContent(request: Request): boolean {
 }
 
 /** After authentication: refuses bodies that failed to parse, are not JSON, or are not objects. */
+/**
+ * Marks a route that reads no body (the gateway route: whatever body the gateway forwards is
+ * the upstream's business), so none is checked and none can make it fail.
+ */
+export const IgnoresBody = Reflector.createDecorator<void, true>({ transform: () => true });
+
 @Injectable()
 export class JsonBodyInterceptor implements NestInterceptor {
+  constructor(private readonly reflector: Reflector) {}
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (this.reflector.get(IgnoresBody, context.getHandler())) return next.handle();
     const request = context.switchToHttp().getRequest<Request>();
     const error = bodyErrors.get(request);
     if (error) throw toHttpError(error);

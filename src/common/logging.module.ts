@@ -15,6 +15,12 @@ export function requestIdOf(request: IncomingMessage, response: ServerResponse):
   return id;
 }
 
+/** A gateway's check (the hot path): logged at `debug` when it succeeds, like a cache hit. */
+function isVerification(request: IncomingMessage): boolean {
+  const url = (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url;
+  return url?.startsWith('/auth/verify') ?? false;
+}
+
 /**
  * Structured JSON logs with a request id on every line. Requests are logged by method, path
  * (no query string) and status only: never a header, so no token, hash or Authorization value.
@@ -36,8 +42,12 @@ export function requestIdOf(request: IncomingMessage, response: ServerResponse):
             res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
           },
           redact: { paths: ['req.headers', 'res.headers'], remove: true },
-          customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) =>
-            error || response.statusCode >= 500 ? 'error' : 'info',
+          customLogLevel: (request: IncomingMessage, response: ServerResponse, error?: Error) =>
+            error || response.statusCode >= 500
+              ? 'error'
+              : response.statusCode < 400 && isVerification(request)
+                ? 'debug'
+                : 'info',
         },
       }),
     }),

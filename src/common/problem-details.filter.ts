@@ -15,7 +15,7 @@ import {
   TenantNotFoundError,
   TenantStorageError,
 } from '../storage/storage.errors';
-import { hasHeaders } from './http-problems';
+import { codeOf, hasHeaders, type ProblemCode } from './http-problems';
 import type { FieldErrorDto, ProblemDto } from './problem.dto';
 import { ValidationProblemException } from './validation.pipe';
 
@@ -31,13 +31,14 @@ interface Classified {
   readonly status: number;
   readonly detail: string;
   readonly headers?: Readonly<Record<string, string>>;
+  readonly code?: ProblemCode;
 }
 
 /** Writes an RFC 9457 problem: the one shape of every error this service sends. */
 export function sendProblem(
   request: Request,
   response: Response,
-  { status, detail, headers, errors }: Classified & { readonly errors?: FieldErrorDto[] },
+  { status, detail, headers, code, errors }: Classified & { readonly errors?: FieldErrorDto[] },
 ): void {
   const problem: ProblemDto = {
     type: 'about:blank',
@@ -46,6 +47,7 @@ export function sendProblem(
     detail,
   };
   if (typeof request.id === 'string') problem.instance = request.id;
+  if (code) problem.code = code;
   if (errors) problem.errors = errors;
   if (headers) response.set(headers);
   response.status(status).type('application/problem+json').send(JSON.stringify(problem));
@@ -63,16 +65,17 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<Request>();
     const response = http.getResponse<Response>();
-    const { status, detail, headers } = this.classify(exception);
+    const classified = this.classify(exception);
     if (response.headersSent) return;
     const errors = exception instanceof ValidationProblemException ? exception.errors : undefined;
-    sendProblem(request, response, { status, detail, headers, errors });
+    sendProblem(request, response, { ...classified, errors });
   }
 
   private classify(exception: unknown): Classified {
     if (exception instanceof HttpException) {
       const headers = hasHeaders(exception) ? exception.headers : undefined;
-      return { status: exception.getStatus(), detail: detailOf(exception), headers };
+      const code = codeOf(exception);
+      return { status: exception.getStatus(), detail: detailOf(exception), headers, code };
     }
     if (exception instanceof StorageUnavailableError) {
       this.logger.warn(exception.message);

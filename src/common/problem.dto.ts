@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { ProblemCode } from './http-problems';
 
 export class FieldErrorDto {
   @ApiProperty({ example: 'name' })
@@ -24,6 +25,13 @@ export class ProblemDto {
 
   @ApiPropertyOptional({ description: 'The request id, as in the X-Request-Id response header.' })
   instance?: string;
+
+  @ApiPropertyOptional({
+    enum: ['NOT_FOUND', 'DISABLED', 'EXPIRED', 'INSUFFICIENT_PERMISSIONS'],
+    description:
+      'Why an API key was refused (401: not found, disabled, expired; 403: a scope not granted).',
+  })
+  code?: ProblemCode;
 
   @ApiPropertyOptional({ type: [FieldErrorDto], description: 'One entry per invalid field.' })
   errors?: FieldErrorDto[];

@@ -1,0 +1,150 @@
+import { All, Controller, Get, Req, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiExcludeEndpoint,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiSecurity,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { presentedToken } from '../api-keys/api-key.strategy';
+import { API_KEY_SCHEME, Public } from '../auth/scopes.decorator';
+import { IgnoresBody } from '../common/json-body';
+import { ProblemDto } from '../common/problem.dto';
+import { ValidationProblemException } from '../common/validation.pipe';
+import { TENANT_ID_PATTERN } from '../storage/api-key.record';
+import { requiredScopes } from './required-scopes';
+import { toVerificationDto, VerificationDto } from './verification.dto';
+import { VerificationService } from './verification.service';
+
+const problem = (description: string) => ({ description, type: ProblemDto });
+const header = (description: string) => ({ description, schema: { type: 'string' } });
+
+/** The tenant from `X-Tenant-Id` or `?tenant=`; both may be sent only when they agree. */
+function tenantOf(request: Request): string {
+  const fromHeader = request.headers['x-tenant-id'];
+  const fromQuery = request.query.tenant;
+  if (Array.isArray(fromQuery) || (fromQuery !== undefined && typeof fromQuery !== 'string')) {
+    throw new ValidationProblemException([{ field: 'tenant', message: 'send one tenant' }]);
+  }
+  const tenant = typeof fromHeader === 'string' && fromHeader !== '' ? fromHeader : fromQuery;
+  if (!tenant) {
+    throw new ValidationProblemException([
+      { field: 'X-Tenant-Id', message: 'the tenant is required: send X-Tenant-Id or ?tenant=' },
+    ]);
+  }
+  if (fromQuery !== undefined && fromQuery !== tenant) {
+    throw new ValidationProblemException([
+      { field: 'tenant', message: 'X-Tenant-Id and ?tenant= name different tenants' },
+    ]);
+  }
+  return tenant;
+}
+
+/**
+ * `/auth/verify`, for gateways (nginx `auth_request`, Traefik ForwardAuth, Envoy `ext_authz`):
+ * any method, any path below it, no body read. Documented as GET; every other method and
+ * sub-path is the same check.
+ */
+@ApiTags('Verification')
+@Controller('auth/verify')
+export class VerificationController {
+  constructor(private readonly verification: VerificationService) {}
+
+  @Get()
+  @Public()
+  @IgnoresBody()
+  @ApiSecurity(API_KEY_SCHEME)
+  @ApiOperation({
+    summary: 'Verify an API key for a gateway',
+    description:
+      "Checks the API key in X-API-Key for the tenant in X-Tenant-Id (or ?tenant=) and the scopes in ?scope= (space- or comma-separated, repeatable), under the same rules as the admin API: enabled, not expired, a rotated token within its grace period, each scope granted by a permission. Answers any method and any path below /auth/verify (for nginx auth_request, Traefik ForwardAuth, Envoy ext_authz) and reads no body. Records the key's last use. Failures count toward the failed-authentication limit of the client address (behind TRUST_PROXY, the original client's).",
+  })
+  @ApiHeader({
+    name: 'X-Tenant-Id',
+    required: false,
+    description: 'The tenant; or send ?tenant=.',
+    schema: { type: 'string', pattern: TENANT_ID_PATTERN.source },
+  })
+  @ApiQuery({
+    name: 'tenant',
+    required: false,
+    description: 'The tenant, when X-Tenant-Id is not sent.',
+    schema: { type: 'string', pattern: TENANT_ID_PATTERN.source },
+  })
+  @ApiQuery({
+    name: 'scope',
+    required: false,
+    description: 'Scopes the key must grant: space- or comma-separated; may repeat.',
+    schema: { type: 'array', items: { type: 'string' } },
+    style: 'form',
+    explode: true,
+  })
+  @ApiOkResponse({
+    description: 'The key is valid and grants every scope asked for.',
+    type: VerificationDto,
+    headers: {
+      'X-Auth-Tenant': header('The tenant.'),
+      'X-Auth-Key': header('The name of the key.'),
+      'X-Auth-Permissions': header("The key's permissions, space-separated."),
+      'Cache-Control': header('`no-store`.'),
+    },
+  })
+  @ApiBadRequestResponse(problem('No tenant (X-Tenant-Id or ?tenant=), or a malformed scope.'))
+  @ApiUnauthorizedResponse(
+    problem('No key, or a key that is unknown, disabled or expired (`code` says which).'),
+  )
+  @ApiForbiddenResponse(
+    problem('The key does not grant a scope asked for (`code`: INSUFFICIENT_PERMISSIONS).'),
+  )
+  @ApiTooManyRequestsResponse(
+    problem('Too many failed authentications from this client; see Retry-After.'),
+  )
+  @ApiServiceUnavailableResponse(problem('The key store cannot be reached; see Retry-After.'))
+  verifyGet(
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<VerificationDto> {
+    return this.answer(request, response);
+  }
+
+  @All(['', '*path'])
+  @Public()
+  @IgnoresBody()
+  @ApiExcludeEndpoint()
+  verifyAny(
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<VerificationDto> {
+    return this.answer(request, response);
+  }
+
+  private async answer(request: Request, response: Response): Promise<VerificationDto> {
+    const tenantId = tenantOf(request);
+    const scopes = requiredScopes(request.query.scope);
+    if (!scopes) {
+      throw new ValidationProblemException([
+        { field: 'scope', message: 'each scope may only contain letters, digits and ._:*-' },
+      ]);
+    }
+    const key = await this.verification.verify({
+      tenantId,
+      token: presentedToken(request),
+      scopes,
+      // The address Express derives, honouring X-Forwarded-For only as TRUST_PROXY allows.
+      client: request.ip ?? 'unknown',
+    });
+    response.setHeader('Cache-Control', 'no-store');
+    response.setHeader('X-Auth-Tenant', tenantId);
+    response.setHeader('X-Auth-Key', key.name);
+    response.setHeader('X-Auth-Permissions', key.permissions.join(' '));
+    return toVerificationDto(tenantId, key);
+  }
+}
