@@ -2,14 +2,15 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import type { App } from 'supertest/types';
 import { startApp } from './support/app';
-import { handKey, sha256, TenantsFixture } from './support/tenants';
+import { STORES, type TenantStore } from './support/stores';
+import { handKey, sha256 } from './support/tenants';
 
 const BASE = '/api/acme/admin/apiKeys';
 const PROBLEM = /^application\/problem\+json/;
 const READ_SCOPE = 'tenant.apiKey:read';
 
-describe('API keys endpoints (e2e)', () => {
-  let tenants: TenantsFixture;
+describe.each(STORES)('API keys endpoints (e2e, %s)', (_backend, open) => {
+  let tenants: TenantStore;
   let app: INestApplication<App>;
   const admin = handKey('admin', ['*']);
   const reader = handKey('reader', ['tenant.apiKey:read']);
@@ -22,11 +23,11 @@ describe('API keys endpoints (e2e)', () => {
     `apiKeys:\n${admin.yaml}${reader.yaml}${writer.yaml}${narrow.yaml}${disabled.yaml}`;
 
   beforeEach(async () => {
-    tenants = await TenantsFixture.create();
+    tenants = await open();
     await tenants.addTenant('acme', seed());
     await tenants.addTenant('other', `apiKeys:\n${otherAdmin.yaml}`);
     await tenants.addTenant('empty');
-    app = await startApp({ TENANTS_DIR: tenants.root });
+    app = await startApp({ ...tenants.env });
   });
 
   afterEach(async () => {

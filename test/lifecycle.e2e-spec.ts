@@ -5,6 +5,7 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { startApp } from './support/app';
 import { ServerProcess } from './support/server-process';
+import { STORES, type TenantStore } from './support/stores';
 import { handKey, sha256, TenantsFixture } from './support/tenants';
 
 const BASE = '/api/acme/admin/apiKeys';
@@ -15,8 +16,8 @@ const until = async (instant: string) => {
   if (wait > 0) await sleep(wait);
 };
 
-describe('key lifecycle over HTTP (e2e)', () => {
-  let tenants: TenantsFixture;
+describe.each(STORES)('key lifecycle over HTTP (e2e, %s)', (_backend, open) => {
+  let tenants: TenantStore;
   let app: INestApplication<App>;
   const admin = handKey('admin', ['*']);
   const writer = handKey('writer', ['tenant.apiKey:write', 'tenant.apiKey:read']);
@@ -24,9 +25,9 @@ describe('key lifecycle over HTTP (e2e)', () => {
   const as = (token: string) => ({ 'X-API-Key': token });
 
   beforeEach(async () => {
-    tenants = await TenantsFixture.create();
+    tenants = await open();
     await tenants.addTenant('acme', `apiKeys:\n${admin.yaml}${writer.yaml}`);
-    app = await startApp({ TENANTS_DIR: tenants.root, AUTH_FAILURE_LIMIT: '100000' });
+    app = await startApp({ ...tenants.env, AUTH_FAILURE_LIMIT: '100000' });
   });
 
   afterEach(async () => {
@@ -185,7 +186,7 @@ describe('key lifecycle over HTTP (e2e)', () => {
     it('writes a rotate line to the audit trail, without token or hash', async () => {
       const key = await create({ name: 'k' });
       await rotate('k', { gracePeriodSeconds: 60 }).expect(200);
-      const lines = (await readFile(tenants.file('acme', 'audit.log'), 'utf8')).trim().split('\n');
+      const lines = await tenants.auditLines('acme');
       const last = JSON.parse(lines.at(-1) as string) as { action: string; key: string };
       expect(last).toMatchObject({ action: 'rotate', key: 'k' });
       expect(lines.at(-1)).not.toContain(sha256(key.token));

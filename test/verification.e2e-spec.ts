@@ -4,12 +4,13 @@ import request from 'supertest';
 import type { App } from 'supertest/types';
 import { startApp } from './support/app';
 import { ServerProcess } from './support/server-process';
+import { STORES, type TenantStore } from './support/stores';
 import { handKey, TenantsFixture } from './support/tenants';
 
 const ADMIN = '/api/acme/admin/apiKeys';
 
-describe('/auth/verify, the gateway check (e2e)', () => {
-  let tenants: TenantsFixture;
+describe.each(STORES)('/auth/verify, the gateway check (e2e, %s)', (_backend, open) => {
+  let tenants: TenantStore;
   let app: INestApplication<App>;
   const admin = handKey('admin', ['*']);
   const orders = handKey('orders', ['orders:*', 'billing:read']);
@@ -24,10 +25,10 @@ describe('/auth/verify, the gateway check (e2e)', () => {
     `apiKeys:\n${admin.yaml}${orders.yaml}${off.yaml}${expired.yaml}${later.yaml}`;
 
   beforeEach(async () => {
-    tenants = await TenantsFixture.create();
+    tenants = await open();
     await tenants.addTenant('acme', acmeFile());
     await tenants.addTenant('beta', `apiKeys:\n${other.yaml}`);
-    app = await startApp({ TENANTS_DIR: tenants.root, AUTH_FAILURE_LIMIT: '100000' });
+    app = await startApp({ ...tenants.env, AUTH_FAILURE_LIMIT: '100000' });
   });
 
   afterEach(async () => {
@@ -200,7 +201,7 @@ describe('/auth/verify, the gateway check (e2e)', () => {
       expect((await verify(orders.token).expect(401)).body.code).toBe('NOT_FOUND');
     });
 
-    it('honours hand edits: a key removed from security.yml, a key added there', async () => {
+    it('honours hand edits and `keys apply`: a key removed, a key added', async () => {
       await verify(orders.token).expect(200);
       const added = handKey('added', ['orders:read']);
       await tenants.write('acme', `apiKeys:\n${admin.yaml}${added.yaml}`);
