@@ -14,6 +14,8 @@ import { createValidationPipe } from './common/validation.pipe';
 import { AppConfigModule } from './config/config.module';
 import { storageConfig } from './config/storage.config';
 import { HealthModule } from './health/health.module';
+import { MetricsModule } from './common/metrics';
+import { MetricsEndpointModule } from './metrics/metrics-endpoint.module';
 import { VerificationModule } from './verification/verification.module';
 
 /** The service: its features, the storage STORAGE chooses, and the ways in it accepts. */
@@ -26,6 +28,7 @@ export class AppModule {
       imports: [
         AppConfigModule,
         ClockModule,
+        MetricsModule,
         StorageModule.forBackend(storageConfig().backend),
         LoggingModule,
         ApiKeysModule,
@@ -33,6 +36,7 @@ export class AppModule {
         AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
         HealthModule,
         VerificationModule,
+        MetricsEndpointModule,
       ],
       providers: [
         ShutdownGate,

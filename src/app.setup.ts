@@ -7,6 +7,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { deferredJsonBodyParser } from './common/json-body';
+import { Metrics } from './common/metrics';
 import { ShutdownGate } from './common/shutdown-gate';
 import { appConfig } from './config/app.config';
 import { docsTrailingSlash, setupSwagger } from './swagger';
@@ -46,6 +47,7 @@ export async function createApp(): Promise<INestApplication> {
   // Entity tags are ours: strong, per key, on the routes that honour If-Match.
   app.set('etag', false);
   app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
+  app.use(app.get(Metrics).middleware());
   app.use(securityHeaders(app.get<ConfigType<typeof authConfig>>(authConfig.KEY).oauth2TokenUrl));
   app.use('/docs', docsTrailingSlash());
   app.use(app.get(ShutdownGate).middleware());

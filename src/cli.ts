@@ -14,6 +14,7 @@ import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
 import { TenantFileInvalidError } from './storage/storage.errors';
 import { OPERATOR } from './auth/principal';
 import { applyFile, editInEditor } from './cli/hand-edits';
+import { MetricsModule } from './common/metrics';
 import { ClockModule } from './common/clock';
 import { StorageModule } from './storage/storage.module';
 import { AppConfigModule } from './config/config.module';
@@ -48,6 +49,7 @@ class CliModule {
       imports: [
         AppConfigModule,
         ClockModule,
+        MetricsModule,
         StorageModule.forBackend(storageConfig().backend),
         ApiKeysModule,
         AuditModule,

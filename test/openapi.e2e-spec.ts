@@ -144,6 +144,7 @@ describe('the OpenAPI document against the service (e2e)', () => {
     await call('GET', '/api/acme/admin/auditLog?limit=0', as(admin.token));
     await call('GET', '/api/acme/admin/auditLog', as(reader.token));
     await call('GET', '/health', (r) => r);
+    await call('GET', '/metrics', (r) => r);
     const verified = await call('GET', '/auth/verify?tenant=acme&scope=tenant.apiKey:read', (r) =>
       r.set('X-API-Key', reader.token),
     );

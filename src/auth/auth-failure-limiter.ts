@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { TooManyFailuresException } from '../common/http-problems';
 import { LruCache } from '../common/lru-cache';
+import { Metrics } from '../common/metrics';
 import { authConfig } from '../config/auth.config';
 
 /** Addresses tracked at once; the least recently seen are forgotten beyond this. */
@@ -35,6 +36,7 @@ export class AuthFailureLimiter {
   constructor(
     @Inject(authConfig.KEY)
     config: Pick<ConfigType<typeof authConfig>, 'failureLimit' | 'failureWindowSeconds'>,
+    @Optional() private readonly metrics?: Metrics,
   ) {
     this.limit = config.failureLimit;
     this.windowMs = config.failureWindowSeconds * 1000;
@@ -98,13 +100,15 @@ export class AuthFailureLimiter {
     isFailure: (error: unknown) => boolean,
   ): Promise<T> {
     const retryAfter = await this.admit(address);
-    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
+    if (retryAfter !== undefined) this.throttled(retryAfter);
     try {
       const result = await attempt();
       this.settle(address, false);
       return result;
     } catch (error) {
-      this.settle(address, isFailure(error));
+      const failed = isFailure(error);
+      if (failed) this.metrics?.authFailures.inc();
+      this.settle(address, failed);
       throw error;
     }
   }
@@ -112,6 +116,11 @@ export class AuthFailureLimiter {
   /** 429 when `address` is past the limit; for requests that present no credential at all. */
   assertNotBlocked(address: string): void {
     const retryAfter = this.blockedFor(address);
-    if (retryAfter !== undefined) throw new TooManyFailuresException(retryAfter);
+    if (retryAfter !== undefined) this.throttled(retryAfter);
+  }
+
+  private throttled(retryAfter: number): never {
+    this.metrics?.authThrottled.inc();
+    throw new TooManyFailuresException(retryAfter);
   }
 }

@@ -19,8 +19,10 @@ export class GroupCommit {
   private readonly queues = new Map<string, PendingChange[]>();
   private readonly draining = new Set<Promise<void>>();
 
+  /** `written`, when given, learns of each batch stored, by its number of changes. */
   constructor(
     private readonly write: (tenantId: string, batch: PendingChange[]) => Promise<void>,
+    private readonly written?: (changes: number) => void,
   ) {}
 
   submit<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
@@ -55,9 +57,12 @@ export class GroupCommit {
     try {
       while (queue.length > 0) {
         const batch = queue.splice(0);
-        await this.write(tenantId, batch).catch((error: unknown) => {
-          for (const change of batch) change.reject(error);
-        });
+        await this.write(tenantId, batch).then(
+          () => this.written?.(batch.length),
+          (error: unknown) => {
+            for (const change of batch) change.reject(error);
+          },
+        );
       }
     } finally {
       this.queues.delete(tenantId);

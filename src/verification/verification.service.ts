@@ -1,10 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { HttpException, Injectable } from '@nestjs/common';
 import { AuthFailureLimiter } from '../auth/auth-failure-limiter';
 import { uncovered } from '../auth/scope-matching';
 import {
   AuthenticationRequiredException,
+  codeOf,
   InsufficientScopeException,
+  TooManyFailuresException,
 } from '../common/http-problems';
+import { Metrics, type VerificationOutcome } from '../common/metrics';
 import { API_KEY_CHALLENGE } from '../api-keys/api-key.strategy';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { KeyRefusedError } from '../api-keys/key-lifecycle';
@@ -30,10 +33,28 @@ export class VerificationService {
   constructor(
     private readonly apiKeys: ApiKeysService,
     private readonly failures: AuthFailureLimiter,
+    private readonly metrics: Metrics,
   ) {}
 
-  /** The key, or 401 with the refusal's code, 403 INSUFFICIENT_PERMISSIONS, 429. */
-  async verify({ tenantId, token, scopes, client }: VerificationRequest): Promise<ApiKey> {
+  /** The key, or 401 with the refusal's code, 403 INSUFFICIENT_PERMISSIONS, 429; each counted. */
+  async verify(request: VerificationRequest): Promise<ApiKey> {
+    try {
+      const key = await this.check(request);
+      this.metrics.verifications.inc({ outcome: 'valid' });
+      return key;
+    } catch (error) {
+      const outcome: VerificationOutcome | undefined =
+        error instanceof TooManyFailuresException
+          ? 'THROTTLED'
+          : error instanceof HttpException
+            ? codeOf(error)
+            : undefined;
+      if (outcome) this.metrics.verifications.inc({ outcome });
+      throw error;
+    }
+  }
+
+  private async check({ tenantId, token, scopes, client }: VerificationRequest): Promise<ApiKey> {
     if (token === undefined) {
       this.failures.assertNotBlocked(client);
       throw new AuthenticationRequiredException(

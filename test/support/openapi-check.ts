@@ -63,7 +63,8 @@ export class OpenApiCheck {
       return problems;
     }
     const validate = this.validator(`${where} ${media}`, content.schema);
-    if (!validate(res.body)) {
+    const body = media.startsWith('text/') ? res.text : res.body;
+    if (!validate(body)) {
       problems.push(`${where}: body does not match: ${this.ajv.errorsText(validate.errors)}`);
     }
     return problems;

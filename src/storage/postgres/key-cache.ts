@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { Client } from 'pg';
 import { Clock } from '../../common/clock';
+import { Metrics } from '../../common/metrics';
 import { storageConfig } from '../../config/storage.config';
 import type { ApiKey } from '../api-key.record';
 
@@ -33,9 +34,20 @@ export class KeyCache implements OnApplicationShutdown {
   constructor(
     @Inject(storageConfig.KEY) private readonly config: ConfigType<typeof storageConfig>,
     private readonly clock: Clock,
+    @Optional() metrics?: Metrics,
   ) {
     this.maxAgeMs = config.authCacheMs;
     if (this.maxAgeMs > 0) void this.listen();
+    metrics?.watchCache(() => {
+      let entries = 0;
+      for (const tenant of this.entries.values()) entries += tenant.size;
+      return entries;
+    });
+  }
+
+  /** Whether anything is kept at all (AUTH_CACHE_MS > 0). */
+  get enabled(): boolean {
+    return this.maxAgeMs > 0;
   }
 
   get(tenantId: string, lookup: KeyLookup): ApiKey | undefined {

@@ -1,6 +1,7 @@
-import { type BeforeApplicationShutdown, Injectable } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Optional } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { Clock } from '../../common/clock';
+import { Metrics } from '../../common/metrics';
 import {
   type ApiKey,
   isTenantId,
@@ -87,12 +88,16 @@ export class PostgresApiKeysRepository
   extends ApiKeysRepository
   implements BeforeApplicationShutdown
 {
-  private readonly writes = new GroupCommit((tenantId, batch) => this.commit(tenantId, batch));
+  private readonly writes = new GroupCommit(
+    (tenantId, batch) => this.commit(tenantId, batch),
+    (changes) => this.metrics?.written(changes),
+  );
 
   constructor(
     private readonly db: PostgresDatabase,
     private readonly clock: Clock,
-    private readonly cache?: KeyCache,
+    @Optional() private readonly cache?: KeyCache,
+    @Optional() private readonly metrics?: Metrics,
   ) {
     super();
   }
@@ -152,6 +157,9 @@ export class PostgresApiKeysRepository
   ): Promise<ApiKey | undefined> {
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
     const cached = this.cache?.get(tenantId, lookup);
+    if (this.cache?.enabled) {
+      this.metrics?.tenantCacheLookups.inc({ result: cached ? 'hit' : 'miss' });
+    }
     if (cached) return cached;
     const stamp = this.cache?.stamp(tenantId);
     const rows = await this.db.query<KeyRow & { tenant: string }>(

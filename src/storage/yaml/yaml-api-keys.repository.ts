@@ -1,4 +1,10 @@
-import { type BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+} from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, lstatSync } from 'node:fs';
@@ -9,6 +15,7 @@ import { AUDIT_FILE } from './audit-log-file';
 import { type AuditAppend, AuditLogWriter } from './audit-log-file';
 import { openRegularFile, readRegularFile, syncDirectory, writeAndSync } from './durable-file';
 import { Clock, SystemClock } from '../../common/clock';
+import { Metrics } from '../../common/metrics';
 import { LruCache } from '../../common/lru-cache';
 import { appConfig } from '../../config/app.config';
 import { type ApiKey, isTenantId } from '../api-key.record';
@@ -121,7 +128,10 @@ function assertReadableBack(tenantId: string, text: string): void {
 export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeApplicationShutdown {
   private readonly root: string;
   private readonly cache: LruCache<string, CachedTenant>;
-  private readonly writes = new GroupCommit((tenantId, batch) => this.commit(tenantId, batch));
+  private readonly writes = new GroupCommit(
+    (tenantId, batch) => this.commit(tenantId, batch),
+    (changes) => this.metrics?.written(changes),
+  );
   private readonly loading = new Map<string, { signature: string; keys: Promise<Snapshot> }>();
   private readonly logger = new Logger(YamlApiKeysRepository.name);
 
@@ -130,10 +140,12 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>,
     private readonly parser: SecurityFileParser = new SecurityFileParser(),
     private readonly clock: Clock = new SystemClock(),
+    @Optional() private readonly metrics?: Metrics,
   ) {
     super();
     this.root = config.tenantsDir;
     this.cache = new LruCache(config.tenantCacheSize);
+    metrics?.watchCache(() => this.cache.size);
   }
 
   async healthy(): Promise<boolean> {
@@ -372,6 +384,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     if (!stats) return this.readWithoutFile(tenantId);
     const signature = signatureOf(stats);
     const cached = this.fromCache(tenantId, signature);
+    this.metrics?.tenantCacheLookups.inc({ result: cached ? 'hit' : 'miss' });
     if (cached) return cached;
     if (!stats.isFile()) {
       // A FIFO, a device or a symlink is never opened: nothing waits on it.
