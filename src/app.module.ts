@@ -1,12 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ApiKeyStrategy } from './api-keys/api-key.strategy';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ClockModule } from './common/clock';
 import { StorageModule } from './storage/storage.module';
-import { JsonBodyInterceptor } from './common/json-body';
+import { JsonBodyPipe } from './common/json-body';
 import { LoggingModule } from './common/logging.module';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { ShutdownGate } from './common/shutdown-gate';
@@ -41,7 +41,8 @@ export class AppModule {
       providers: [
         ShutdownGate,
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-        { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
+        // In this order: the body's JSON checks, then its validation against the DTO.
+        { provide: APP_PIPE, useClass: JsonBodyPipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
       ],
     };

@@ -1,17 +1,14 @@
 import {
+  type ArgumentMetadata,
   BadRequestException,
-  type CallHandler,
-  type ExecutionContext,
   Injectable,
-  type NestInterceptor,
   PayloadTooLargeException,
+  type PipeTransform,
   UnsupportedMediaTypeException,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import { json } from 'body-parser';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { is as typeIs } from 'type-is';
-import type { Observable } from 'rxjs';
 import { ValidationProblemException } from './validation.pipe';
 
 /** Bodies above this many bytes are refused with 413. */
@@ -36,21 +33,12 @@ function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-const bodyErrors = new WeakMap<Request, unknown>();
-
 /**
- * Parses JSON bodies but holds back a parse error instead of answering at once, so that
- * authentication, which runs later, decides first: an unauthenticated request is 401 whatever
- * its body. JsonBodyInterceptor, which runs after the guards, raises what was held back.
+ * What a request's body is when it could not be read as JSON: the error to answer with, held
+ * until a route that reads a body asks for it.
  */
-export function deferredJsonBodyParser(): RequestHandler {
-  const parse = json({ limit: MAX_BODY_BYTES, type: JSON_TYPES, strict: true });
-  return (request: Request, response: Response, next: NextFunction) => {
-    parse(request, response, (error?: unknown) => {
-      if (error) bodyErrors.set(request, error);
-      next();
-    });
-  };
+export class UnreadableBody {
+  constructor(readonly error: Error) {}
 }
 
 interface BodyParserError {
@@ -72,7 +60,6 @@ function toHttpError(error: BodyParserError): Error {
   }
 }
 
-/** Whether the request sends any body bytes (an empty body is validated as `{}`). */
 function sendsContent(request: Request): boolean {
   return (
     request.headers['transfer-encoding'] !== undefined ||
@@ -80,45 +67,59 @@ function sendsContent(request: Request): boolean {
   );
 }
 
-/** After authentication: refuses bodies that failed to parse, are not JSON, or are not objects. */
 /**
- * Marks a route that reads no body (the gateway route: whatever body the gateway forwards is
- * the upstream's business), so none is checked and none can make it fail.
+ * Parses JSON bodies but holds back what is wrong with one (malformed, too large, not JSON)
+ * instead of answering at once, so that authentication, which runs later, decides first: an
+ * unauthenticated request is 401 whatever its body. JsonBodyPipe raises it, for the routes
+ * that read a body; the others (a DELETE, the gateway check) never look at it. A request
+ * without content is not handed to the parser at all.
  */
-export const IgnoresBody = Reflector.createDecorator<void, true>({ transform: () => true });
-
-@Injectable()
-export class JsonBodyInterceptor implements NestInterceptor {
-  constructor(private readonly reflector: Reflector) {}
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (this.reflector.get(IgnoresBody, context.getHandler())) return next.handle();
-    const request = context.switchToHttp().getRequest<Request>();
-    const error = bodyErrors.get(request);
-    if (error) throw toHttpError(error);
-    if (request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH') {
-      if (sendsContent(request) && !typeIs(request.headers['content-type'] ?? '', JSON_TYPES)) {
-        throw new UnsupportedMediaTypeException('the request body must be application/json');
-      }
-      request.body ??= {};
-      if (typeof request.body !== 'object' || Array.isArray(request.body)) {
-        throw new BadRequestException('the request body must be a JSON object');
-      }
-      if (nestsDeeperThan(request.body, MAX_BODY_DEPTH)) {
-        throw new BadRequestException(
-          `the request body nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`,
-        );
-      }
-      // class-transformer silently drops these, so whitelisting never sees them: refuse here.
-      const reserved = RESERVED_FIELDS.filter((name) =>
-        Object.hasOwn(request.body as object, name),
-      );
-      if (reserved.length > 0) {
-        throw new ValidationProblemException(
-          reserved.map((field) => ({ field, message: `${field} is not a known field` })),
-        );
-      }
+export function deferredJsonBodyParser(): RequestHandler {
+  const parse = json({ limit: MAX_BODY_BYTES, type: JSON_TYPES, strict: true });
+  return (request: Request, response: Response, next: NextFunction) => {
+    if (!sendsContent(request)) {
+      next();
+      return;
     }
-    return next.handle();
+    parse(request, response, (error?: unknown) => {
+      if (error) {
+        request.body = new UnreadableBody(toHttpError(error as BodyParserError));
+      } else if (!typeIs(request.headers['content-type'] ?? '', JSON_TYPES)) {
+        request.body = new UnreadableBody(
+          new UnsupportedMediaTypeException('the request body must be application/json'),
+        );
+      }
+      next();
+    });
+  };
+}
+
+/**
+ * The checks every JSON body gets before validation, on the routes that read one (`@Body()`),
+ * after the guards: what the parser held back, a body that is not an object, nesting beyond
+ * MAX_BODY_DEPTH, and reserved field names.
+ */
+@Injectable()
+export class JsonBodyPipe implements PipeTransform {
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    if (metadata.type !== 'body') return value;
+    if (value instanceof UnreadableBody) throw value.error;
+    const body = value ?? {};
+    if (typeof body !== 'object' || Array.isArray(body)) {
+      throw new BadRequestException('the request body must be a JSON object');
+    }
+    if (nestsDeeperThan(body, MAX_BODY_DEPTH)) {
+      throw new BadRequestException(
+        `the request body nests deeper than ${MAX_BODY_DEPTH} levels of objects and arrays`,
+      );
+    }
+    // class-transformer silently drops these, so whitelisting never sees them: refuse here.
+    const reserved = RESERVED_FIELDS.filter((name) => Object.hasOwn(body, name));
+    if (reserved.length > 0) {
+      throw new ValidationProblemException(
+        reserved.map((field) => ({ field, message: `${field} is not a known field` })),
+      );
+    }
+    return body;
   }
 }

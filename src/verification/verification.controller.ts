@@ -16,7 +16,6 @@ import {
 import type { Request, Response } from 'express';
 import { presentedToken } from '../api-keys/api-key.strategy';
 import { API_KEY_SCHEME, Public } from '../auth/scopes.decorator';
-import { IgnoresBody } from '../common/json-body';
 import { ProblemDto } from '../common/problem.dto';
 import { ValidationProblemException } from '../common/validation.pipe';
 import { TENANT_ID_PATTERN } from '../storage/api-key.record';
@@ -60,7 +59,6 @@ export class VerificationController {
 
   @Get()
   @Public()
-  @IgnoresBody()
   @ApiSecurity(API_KEY_SCHEME)
   @ApiOperation({
     summary: 'Verify an API key for a gateway',
@@ -117,7 +115,6 @@ export class VerificationController {
 
   @All(['', '*path'])
   @Public()
-  @IgnoresBody()
   @ApiExcludeEndpoint()
   verifyAny(
     @Req() request: Request,
