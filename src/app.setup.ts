@@ -4,9 +4,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { ConfigType } from '@nestjs/config';
 import helmet from 'helmet';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { deferredJsonBodyParser } from './common/json-body';
+import { AppLogger } from './common/logging.module';
 import { Metrics } from './common/metrics';
 import { ShutdownGate } from './common/shutdown-gate';
 import { appConfig } from './config/app.config';
@@ -42,11 +42,13 @@ export async function createApp(): Promise<INestApplication> {
     bodyParser: false,
     bufferLogs: true,
   });
-  app.useLogger(app.get(Logger));
+  const logger = app.get(AppLogger);
+  app.useLogger(logger);
   app.disable('x-powered-by');
   // Entity tags are ours: strong, per key, on the routes that honour If-Match.
   app.set('etag', false);
   app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
+  app.use(logger.requestLogging());
   app.use(app.get(Metrics).middleware());
   app.use(securityHeaders(app.get<ConfigType<typeof authConfig>>(authConfig.KEY).oauth2TokenUrl));
   app.use('/docs', docsTrailingSlash());

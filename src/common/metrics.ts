@@ -92,7 +92,7 @@ export class Metrics {
   middleware(): RequestHandler {
     return (request, response, next) => {
       const started = process.hrtime.bigint();
-      response.once('finish', () => {
+      response.once('close', () => {
         const route = request.route as { path?: unknown } | undefined;
         const pattern =
           typeof route?.path === 'string' ? `${request.baseUrl}${route.path}` : 'unmatched';
