@@ -25,13 +25,14 @@ export class ServerProcess {
 
   /**
    * Starts the server and resolves once it listens; rejects with its output if it exits.
-   * `keepLogs: false` reads and drops its output (for benchmarks).
+   * `keepLogs: false` reads and drops its output (for benchmarks); `script` runs another
+   * built server that prints the same "serving ... on <url>" line (the benchmark's floor).
    */
   static async start(
     env: Record<string, string>,
-    { keepLogs = true, timeoutMs = 20_000 } = {},
+    { keepLogs = true, timeoutMs = 20_000, script = MAIN } = {},
   ): Promise<ServerProcess> {
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, [script], {
       env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
