@@ -31,11 +31,13 @@ export class AppModule {
         MetricsModule,
         StorageModule.forBackend(storageConfig().backend),
         LoggingModule,
+        // The gateway check first: Express tries routes in the order they were registered,
+        // and this one runs on every request of the platform.
+        VerificationModule,
         ApiKeysModule,
         AuditModule,
         AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
         HealthModule,
-        VerificationModule,
         MetricsEndpointModule,
       ],
       providers: [
