@@ -277,6 +277,22 @@ async function revocationBenchmark(root: string): Promise<void> {
   }
 }
 
+/** One request for each tenant `m<t>` with its token, 32 at a time: every tenant touched once. */
+async function touchTenants(server: ServerProcess, tokens: readonly string[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tokens.length) {
+      const t = next++;
+      const res = await fetch(`${server.url}/api/m${t}/admin/apiKeys`, {
+        headers: { 'X-API-Key': tokens[t] },
+      });
+      if (res.status !== 200) throw new Error(`tenant m${t} answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, worker));
+}
+
 async function memoryBenchmark(root: string): Promise<void> {
   const tokens: string[] = [];
   for (let t = 0; t < 10_000; t++) {
@@ -285,18 +301,7 @@ async function memoryBenchmark(root: string): Promise<void> {
   const server = await ServerProcess.start({ TENANTS_DIR: root }, { keepLogs: false });
   try {
     const idle = await rssMiB(server.child.pid as number);
-    let next = 0;
-    const worker = async () => {
-      while (next < tokens.length) {
-        const t = next++;
-        const res = await fetch(`${server.url}/api/m${t}/admin/apiKeys`, {
-          headers: { 'X-API-Key': tokens[t] },
-        });
-        if (res.status !== 200) throw new Error(`tenant m${t} answered ${res.status}`);
-        await res.arrayBuffer();
-      }
-    };
-    await Promise.all(Array.from({ length: 32 }, worker));
+    await touchTenants(server, tokens);
     const touched = await rssMiB(server.child.pid as number);
     record({ measure: 'resident memory after start (MiB)', value: idle.toFixed(0) });
     record({
@@ -310,7 +315,58 @@ async function memoryBenchmark(root: string): Promise<void> {
   }
 }
 
-/** Runs the built `keys` command with `env`. */
+/**
+ * Memory with PostgreSQL: 10,000 tenants of 10 keys written straight into the (migrated)
+ * database, then a fresh server in strict mode and one with AUTH_CACHE_MS touching each once.
+ */
+async function postgresMemory(pg: Record<string, string>, databaseUrl: string): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  const tokens: string[] = [];
+  try {
+    const tenants: string[] = [];
+    const names: string[] = [];
+    const hashes: string[] = [];
+    for (let t = 0; t < 10_000; t++) {
+      tenants.push(`m${t}`);
+      for (let k = 0; k < 10; k++) {
+        const token = newToken();
+        if (k === 3) tokens.push(token);
+        names.push(`m${t}\n${k === 0 ? 'admin' : `key-${k}`}`);
+        hashes.push(sha256(token));
+      }
+    }
+    await client.query('INSERT INTO tenants (id) SELECT unnest($1::text[])', [tenants]);
+    await client.query(
+      `INSERT INTO api_keys (tenant_id, name, enabled, permissions, hash)
+       SELECT split_part(n, E'\n', 1), split_part(n, E'\n', 2), true,
+              ARRAY['tenant.apiKey:read'], h
+         FROM unnest($1::text[], $2::text[]) AS u (n, h)`,
+      [names, hashes],
+    );
+  } finally {
+    await client.end();
+  }
+  for (const [mode, env] of [
+    ['strict', pg],
+    ['AUTH_CACHE_MS=1000', { ...pg, AUTH_CACHE_MS: '1000' }],
+  ] as const) {
+    const server = await ServerProcess.start(env, { keepLogs: false });
+    try {
+      const idle = await rssMiB(server.child.pid as number);
+      await touchTenants(server, tokens);
+      const touched = await rssMiB(server.child.pid as number);
+      record({
+        measure: `PostgreSQL ${mode}: resident memory after start, after touching 10,000 tenants of 10 keys (MiB)`,
+        value: `${idle.toFixed(0)}, ${touched.toFixed(0)}`,
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
 async function keys(env: Record<string, string>, ...args: string[]): Promise<void> {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
@@ -460,6 +516,7 @@ async function postgresBenchmarks(root: string): Promise<void> {
     } finally {
       await Promise.all([yaml.stop(), strict.stop(), cached.stop()]);
     }
+    await postgresMemory(pg, databaseUrl);
   } finally {
     await stopPostgres();
   }
