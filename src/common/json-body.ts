@@ -83,7 +83,7 @@ export function deferredJsonBodyParser(): RequestHandler {
     }
     parse(request, response, (error?: unknown) => {
       if (error) {
-        request.body = new UnreadableBody(toHttpError(error as BodyParserError));
+        request.body = new UnreadableBody(toHttpError(error));
       } else if (!typeIs(request.headers['content-type'] ?? '', JSON_TYPES)) {
         request.body = new UnreadableBody(
           new UnsupportedMediaTypeException('the request body must be application/json'),

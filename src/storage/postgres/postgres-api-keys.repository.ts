@@ -1,4 +1,5 @@
 import { type BeforeApplicationShutdown, Injectable, Optional } from '@nestjs/common';
+import DataLoader from 'dataloader';
 import type { PoolClient } from 'pg';
 import { Clock } from '../../common/clock';
 import { Metrics } from '../../common/metrics';
@@ -88,6 +89,11 @@ export class PostgresApiKeysRepository
   extends ApiKeysRepository
   implements BeforeApplicationShutdown
 {
+  private readonly reads = new DataLoader(
+    (lookups: readonly { tenantId: string; lookup: KeyLookup }[]) => this.readBatch(lookups),
+    // No memo (every request reads afresh); a batch is what one turn of the loop brought in.
+    { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: 256 },
+  );
   private readonly writes = new GroupCommit(
     (tenantId, batch) => this.commit(tenantId, batch),
     (changes) => this.metrics?.written(changes),
@@ -130,31 +136,19 @@ export class PostgresApiKeysRepository
   }
 
   findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
-    return this.findOne(tenantId, `name:${name}`, 'k.name = $2', name, 'api-key-by-name');
+    return this.findOne(tenantId, `name:${name}`);
   }
 
   /** By either of its hashes (both indexed). */
   findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
-    return this.findOne(
-      tenantId,
-      `hash:${hash}`,
-      '(k.hash = $2 OR k.previous_hash = $2)',
-      hash,
-      'api-key-by-hash',
-    );
+    return this.findOne(tenantId, `hash:${hash}`);
   }
 
   /**
-   * One statement: the tenant's existence and the key `matches` finds (with AUTH_CACHE_MS, from
-   * a copy no older than that when there is one).
+   * The key a lookup finds (with AUTH_CACHE_MS, from a copy no older than that when there is
+   * one); TenantNotFoundError when the tenant does not exist. Read in the next batch.
    */
-  private async findOne(
-    tenantId: string,
-    lookup: KeyLookup,
-    matches: string,
-    value: string,
-    statement: string,
-  ): Promise<ApiKey | undefined> {
+  private async findOne(tenantId: string, lookup: KeyLookup): Promise<ApiKey | undefined> {
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
     const cached = this.cache?.get(tenantId, lookup);
     if (this.cache?.enabled) {
@@ -162,20 +156,45 @@ export class PostgresApiKeysRepository
     }
     if (cached) return cached;
     const stamp = this.cache?.stamp(tenantId);
-    const rows = await this.db.query<KeyRow & { tenant: string }>(
-      `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
+    const key = await this.reads.load({ tenantId, lookup });
+    if (key && stamp) this.cache?.set(tenantId, lookup, key, stamp);
+    return key;
+  }
+
+  /**
+   * The lookups of every request that reached this point in one turn of the event loop, in one
+   * statement (one round trip, each by its index, with the existence of its tenant): the reads
+   * of concurrent requests share a query, as their writes share a transaction. Each lookup's
+   * query starts after its request did, so it reads every change acknowledged before that.
+   */
+  private async readBatch(
+    lookups: readonly { tenantId: string; lookup: KeyLookup }[],
+  ): Promise<Array<ApiKey | undefined | Error>> {
+    const rows = await this.db.query<KeyRow & { i: string; tenant: string | null }>(
+      `SELECT q.i, t.id AS tenant, ${KEY_COLUMNS.split(', ')
         .map((c) => `k.${c}`)
         .join(', ')}
-         FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id AND ${matches}
-        WHERE t.id = $1`,
-      [tenantId, value],
-      statement,
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS q (tenant, kind, value, i)
+         LEFT JOIN tenants t ON t.id = q.tenant
+         LEFT JOIN LATERAL (
+           SELECT * FROM api_keys k
+            WHERE k.tenant_id = t.id
+              AND ((q.kind = 'name' AND k.name = q.value)
+                OR (q.kind = 'hash' AND (k.hash = q.value OR k.previous_hash = q.value)))
+            LIMIT 1) k ON true`,
+      [
+        lookups.map((l) => l.tenantId),
+        lookups.map((l) => l.lookup.slice(0, 4)),
+        lookups.map((l) => l.lookup.slice(5)),
+      ],
+      'api-keys-lookup',
     );
-    if (rows.length === 0) throw new TenantNotFoundError(tenantId);
-    if (rows[0].name === null) return undefined;
-    const key = toKey(rows[0]);
-    if (stamp) this.cache?.set(tenantId, lookup, key, stamp);
-    return key;
+    const byIndex = new Map(rows.map((row) => [Number(row.i) - 1, row]));
+    return lookups.map(({ tenantId }, index) => {
+      const row = byIndex.get(index);
+      if (!row?.tenant) return new TenantNotFoundError(tenantId);
+      return row.name === null ? undefined : toKey(row);
+    });
   }
 
   change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {
