@@ -3,7 +3,13 @@ import type { ConfigType } from '@nestjs/config';
 import { Clock } from '../common/clock';
 import { appConfig } from '../config/app.config';
 import type { ApiKey } from '../storage/api-key.record';
-import { mergeUsage, sameKey, type UsageRecord, UsageStore } from '../storage/usage.store';
+import {
+  laterUse,
+  mergeUsage,
+  sameKey,
+  type UsageRecord,
+  UsageStore,
+} from '../storage/usage.store';
 
 /**
  * Last-used times, gathered in memory on every successful authentication (no disk write on the
@@ -55,14 +61,13 @@ export class UsageBuffer implements BeforeApplicationShutdown {
     // One key (a GET of it) reads one record; the whole tenant's list, all of them.
     const names = keys.length === 1 ? [keys[0].name] : undefined;
     const stored = await this.store.read(tenantId, names);
-    const records = mergeUsage(
-      mergeUsage(stored, this.flushing.get(tenantId) ?? new Map()),
-      this.pending.get(tenantId) ?? new Map(),
-    );
+    const flushing = this.flushing.get(tenantId);
+    const pending = this.pending.get(tenantId);
     const times = new Map<string, string>();
-    for (const key of keys) {
-      const record = records.get(key.name);
-      if (record && sameKey(record, key.createdAt)) times.set(key.name, record.lastUsedAt);
+    // Per key, not per tenant: a GET of one key in a busy tenant copies nothing.
+    for (const { name, createdAt } of keys) {
+      const record = laterUse(laterUse(stored.get(name), flushing?.get(name)), pending?.get(name));
+      if (record && sameKey(record, createdAt)) times.set(name, record.lastUsedAt);
     }
     return times;
   }

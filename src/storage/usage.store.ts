@@ -25,17 +25,22 @@ export function sameKey(record: UsageRecord | undefined, createdAt: string | und
   return record !== undefined && record.createdAt === createdAt;
 }
 
+/** Of a known record and a newer use of the same name, the one to keep: the key used last. */
+export function laterUse(
+  known: UsageRecord | undefined,
+  use: UsageRecord | undefined,
+): UsageRecord | undefined {
+  if (!use) return known;
+  if (!known || !sameKey(known, use.createdAt) || known.lastUsedAt < use.lastUsedAt) return use;
+  return known;
+}
+
 /** `uses` merged into `records`: per name, the record of the key used last. */
 export function mergeUsage(
   records: ReadonlyMap<string, UsageRecord>,
   uses: ReadonlyMap<string, UsageRecord>,
 ): Map<string, UsageRecord> {
   const merged = new Map(records);
-  for (const [name, use] of uses) {
-    const known = merged.get(name);
-    if (!known || !sameKey(known, use.createdAt) || known.lastUsedAt < use.lastUsedAt) {
-      merged.set(name, use);
-    }
-  }
+  for (const [name, use] of uses) merged.set(name, laterUse(merged.get(name), use) ?? use);
   return merged;
 }
