@@ -555,7 +555,9 @@ ${machine()}
 
 ${table}
 `;
-  await writeFile(join(process.cwd(), 'bench', 'RESULTS.md'), text);
+  // The profile's findings are written by hand (bench/profile.md) and kept with every run.
+  const findings = await readFile(join(process.cwd(), 'bench', 'profile.md'), 'utf8');
+  await writeFile(join(process.cwd(), 'bench', 'RESULTS.md'), `${text}\n${findings}`);
 }
 
 async function main(): Promise<void> {
