@@ -4,15 +4,7 @@ import { KeyCache } from '../src/storage/postgres/key-cache';
 import { PostgresApiKeysRepository } from '../src/storage/postgres/postgres-api-keys.repository';
 import { PostgresDatabase } from '../src/storage/postgres/postgres-database';
 import { TestDatabase } from './support/database';
-
-const hash = (n: number) => `d${n.toString(16).padStart(63, '0')}`;
-const key = (name: string, n: number, fields: Partial<ApiKey> = {}): ApiKey => ({
-  name,
-  enabled: true,
-  permissions: ['*'],
-  hash: hash(n),
-  ...fields,
-});
+import { hashOf, keyRecord } from './support/key-records';
 
 jest.setTimeout(30_000);
 
@@ -51,28 +43,28 @@ describe('the key cache of one replica with AUTH_CACHE_MS (real PostgreSQL)', ()
     repository.change('acme', name, () => ({ key: k, result: undefined }));
 
   it('serves reads by hash and by name from the copy (a change made behind its back is not seen)', async () => {
-    await put(key('silent', 1), 'silent');
+    await put(keyRecord('silent', 1), 'silent');
     await new Promise((resolve) => setTimeout(resolve, 300)); // its own NOTIFY has come and gone
-    expect((await repository.findByHash('acme', hash(1)))?.enabled).toBe(true);
+    expect((await repository.findByHash('acme', hashOf(1)))?.enabled).toBe(true);
     expect((await repository.findByName('acme', 'silent'))?.enabled).toBe(true);
     await database.sql(`UPDATE api_keys SET enabled = false WHERE name = 'silent'`);
-    expect((await repository.findByHash('acme', hash(1)))?.enabled).toBe(true);
+    expect((await repository.findByHash('acme', hashOf(1)))?.enabled).toBe(true);
     expect((await repository.findByName('acme', 'silent'))?.enabled).toBe(true);
     clock.advance(60_000);
-    expect((await repository.findByHash('acme', hash(1)))?.enabled).toBe(false);
+    expect((await repository.findByHash('acme', hashOf(1)))?.enabled).toBe(false);
     expect((await repository.findByName('acme', 'silent'))?.enabled).toBe(false);
   });
 
   it('forgets what it read of a tenant as soon as its own write commits, before its NOTIFY arrives', async () => {
     for (let i = 0; i < 20; i++) {
       const name = `own-${i}`;
-      await put(key(name, 100 + i), name);
-      expect(await repository.findByHash('acme', hash(100 + i))).toBeDefined();
+      await put(keyRecord(name, 100 + i), name);
+      expect(await repository.findByHash('acme', hashOf(100 + i))).toBeDefined();
       expect((await repository.findByName('acme', name))?.enabled).toBe(true);
-      await put(key(name, 100 + i, { enabled: false }), name);
+      await put(keyRecord(name, 100 + i, { enabled: false }), name);
       expect((await repository.findByName('acme', name))?.enabled).toBe(false);
       await put(null, name);
-      expect(await repository.findByHash('acme', hash(100 + i))).toBeUndefined();
+      expect(await repository.findByHash('acme', hashOf(100 + i))).toBeUndefined();
     }
   });
 });

@@ -1,17 +1,9 @@
 import { ManualClock } from '../src/common/clock';
-import type { ApiKey } from '../src/storage/api-key.record';
 import { PostgresApiKeysRepository } from '../src/storage/postgres/postgres-api-keys.repository';
 import { PostgresDatabase } from '../src/storage/postgres/postgres-database';
 import { TenantNotFoundError } from '../src/storage/storage.errors';
 import { TestDatabase } from './support/database';
-
-const hash = (n: number) => `e${n.toString(16).padStart(63, '0')}`;
-const key = (name: string, n: number): ApiKey => ({
-  name,
-  enabled: true,
-  permissions: [`p${n}`],
-  hash: hash(n),
-});
+import { hashOf, keyRecord } from './support/key-records';
 
 jest.setTimeout(30_000);
 
@@ -30,7 +22,10 @@ describe('PostgreSQL reads of concurrent requests (real PostgreSQL)', () => {
       await repository.createTenant(tenant);
       for (let i = 0; i < 20; i++) {
         const n = (tenant === 'a' ? 0 : 100) + i;
-        await repository.change(tenant, `k${i}`, () => ({ key: key(`k${i}`, n), result: 0 }));
+        await repository.change(tenant, `k${i}`, () => ({
+          key: keyRecord(`k${i}`, n, { permissions: [`p${n}`] }),
+          result: 0,
+        }));
       }
     }
     const query = db.query.bind(db);
@@ -52,7 +47,7 @@ describe('PostgreSQL reads of concurrent requests (real PostgreSQL)', () => {
       const n = (tenant === 'b' ? 100 : 0) + (i % 25);
       return i % 2 === 0
         ? { tenant, kind: 'name', run: () => repository.findByName(tenant, `k${i % 25}`), n }
-        : { tenant, kind: 'hash', run: () => repository.findByHash(tenant, hash(n)), n };
+        : { tenant, kind: 'hash', run: () => repository.findByHash(tenant, hashOf(n)), n };
     });
     const results = await Promise.allSettled(lookups.map((lookup) => lookup.run()));
     results.forEach((result, i) => {
@@ -72,7 +67,7 @@ describe('PostgreSQL reads of concurrent requests (real PostgreSQL)', () => {
     await repository.change('a', 'k1', () => ({ key: null, result: 0 }));
     const [byName, byHash] = await Promise.all([
       repository.findByName('a', 'k1'),
-      repository.findByHash('a', hash(1)),
+      repository.findByHash('a', hashOf(1)),
     ]);
     expect(byName).toBeUndefined();
     expect(byHash).toBeUndefined();

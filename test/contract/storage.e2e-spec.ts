@@ -24,6 +24,7 @@ import { YamlApiKeysRepository } from '../../src/storage/yaml/yaml-api-keys.repo
 import { YamlAuditTrail } from '../../src/storage/yaml/yaml-audit-trail';
 import { YamlUsageStore } from '../../src/storage/yaml/yaml-usage.store';
 import { TestDatabase } from '../support/database';
+import { hashOf, keyRecord } from '../support/key-records';
 
 /** One backend behind the three ports, with a tenant-making hook and a clock it reads. */
 interface Backend {
@@ -94,14 +95,6 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
   ],
 ];
 
-const hash = (n: number) => `c${n.toString(16).padStart(63, '0')}`;
-const key = (name: string, n: number, fields: Partial<ApiKey> = {}): ApiKey => ({
-  name,
-  enabled: true,
-  permissions: ['tenant.apiKey:read'],
-  hash: hash(n),
-  ...fields,
-});
 const event = (action: AuditEvent['action'], name: string): AuditEvent => ({
   requestId: `req-${name}`,
   actor: 'cli:operator',
@@ -130,10 +123,10 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
   it('says a tenant that does not exist is not found, on every method', async () => {
     const { repository, trail } = backend;
     await expect(repository.list('ghost')).rejects.toBeInstanceOf(TenantNotFoundError);
-    await expect(repository.findByHash('ghost', hash(1))).rejects.toBeInstanceOf(
+    await expect(repository.findByHash('ghost', hashOf(1))).rejects.toBeInstanceOf(
       TenantNotFoundError,
     );
-    await expect(repository.change('ghost', ...store(key('a', 1)))).rejects.toBeInstanceOf(
+    await expect(repository.change('ghost', ...store(keyRecord('a', 1)))).rejects.toBeInstanceOf(
       TenantNotFoundError,
     );
     await expect(trail.page('ghost', 10)).rejects.toBeInstanceOf(TenantNotFoundError);
@@ -141,29 +134,29 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
 
   it('stores what a change decides, finds it by name and by hash, in order', async () => {
     const { repository } = backend;
-    await repository.change('acme', ...store(key('a', 1)));
-    await repository.change('acme', ...store(key('b', 2)));
+    await repository.change('acme', ...store(keyRecord('a', 1)));
+    await repository.change('acme', ...store(keyRecord('b', 2)));
     expect((await repository.list('acme')).map((k) => k.name)).toEqual(['a', 'b']);
-    expect(await repository.findByName('acme', 'b')).toEqual(key('b', 2));
-    expect(await repository.findByHash('acme', hash(1))).toEqual(key('a', 1));
-    expect(await repository.findByHash('acme', hash(9))).toBeUndefined();
+    expect(await repository.findByName('acme', 'b')).toEqual(keyRecord('b', 2));
+    expect(await repository.findByHash('acme', hashOf(1))).toEqual(keyRecord('a', 1));
+    expect(await repository.findByHash('acme', hashOf(9))).toBeUndefined();
   });
 
   it('hands each decision the key as it stands, and deletes on null', async () => {
     const { repository } = backend;
-    await repository.change('acme', ...store(key('a', 1)));
+    await repository.change('acme', ...store(keyRecord('a', 1)));
     const seen = await repository.change('acme', 'a', (current) => ({
       key: null,
       event: event('delete', 'a'),
       result: current,
     }));
-    expect(seen).toEqual(key('a', 1));
+    expect(seen).toEqual(keyRecord('a', 1));
     expect(await repository.list('acme')).toEqual([]);
   });
 
   it('stores nothing of a decision that throws or is a promise', async () => {
     const { repository, trail } = backend;
-    await repository.change('acme', ...store(key('a', 1)));
+    await repository.change('acme', ...store(keyRecord('a', 1)));
     await expect(
       repository.change('acme', 'a', () => {
         throw new Error('no');
@@ -172,7 +165,7 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
     await expect(
       repository.change('acme', 'a', () => Promise.resolve({ key: null, result: 1 }) as never),
     ).rejects.toBeInstanceOf(TypeError);
-    expect(await repository.list('acme')).toEqual([key('a', 1)]);
+    expect(await repository.list('acme')).toEqual([keyRecord('a', 1)]);
     expect(await trail.page('acme', 10)).toHaveLength(1);
   });
 
@@ -184,8 +177,8 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
         return { key: k, event: event('create', k.name), result: k.hash };
       });
     const results = await Promise.allSettled([
-      ...Array.from({ length: 10 }, (_, i) => createOnce(key('same', i + 1))),
-      ...Array.from({ length: 20 }, (_, i) => createOnce(key(`k${i}`, 100 + i))),
+      ...Array.from({ length: 10 }, (_, i) => createOnce(keyRecord('same', i + 1))),
+      ...Array.from({ length: 20 }, (_, i) => createOnce(keyRecord(`k${i}`, 100 + i))),
     ]);
     expect(results.slice(0, 10).filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.slice(10).every((r) => r.status === 'fulfilled')).toBe(true);
@@ -194,8 +187,8 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
 
   it('chains one audit line per stored change, served newest first, and verifies intact', async () => {
     const { repository, trail } = backend;
-    await repository.change('acme', ...store(key('a', 1)));
-    await repository.change('acme', ...store(key('a', 1, { enabled: false }), 'update'));
+    await repository.change('acme', ...store(keyRecord('a', 1)));
+    await repository.change('acme', ...store(keyRecord('a', 1, { enabled: false }), 'update'));
     await repository.change('acme', 'a', () => ({
       key: null,
       event: event('delete', 'a'),
@@ -215,21 +208,21 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
     const until = new Date(clock.now() + 1000).toISOString();
     await repository.change(
       'acme',
-      ...store(key('a', 2, { previousHash: hash(1), previousHashExpiresAt: until })),
+      ...store(keyRecord('a', 2, { previousHash: hashOf(1), previousHashExpiresAt: until })),
     );
-    expect((await repository.findByHash('acme', hash(1)))?.name).toBe('a');
+    expect((await repository.findByHash('acme', hashOf(1)))?.name).toBe('a');
     clock.advance(1000);
-    await repository.change('acme', ...store(key('b', 3)));
+    await repository.change('acme', ...store(keyRecord('b', 3)));
     expect((await repository.findByName('acme', 'a'))?.previousHash).toBeUndefined();
-    expect(await repository.findByHash('acme', hash(1))).toBeUndefined();
+    expect(await repository.findByHash('acme', hashOf(1))).toBeUndefined();
   });
 
   it('replaces everything at once, with the given events, and only if unchanged when asked', async () => {
     const { repository, trail } = backend;
-    await repository.change('acme', ...store(key('a', 1)));
+    await repository.change('acme', ...store(keyRecord('a', 1)));
     const exported = await repository.exportText('acme');
-    expect(parseSecurityFile(exported).entries.map((e) => e.key)).toEqual([key('a', 1)]);
-    const text = `other: kept\napiKeys:\n  - name: b\n    hash: "${hash(2)}"\n`;
+    expect(parseSecurityFile(exported).entries.map((e) => e.key)).toEqual([keyRecord('a', 1)]);
+    const text = `other: kept\napiKeys:\n  - name: b\n    hash: "${hashOf(2)}"\n`;
     await expect(
       repository.replaceAll('acme', { text, document: parseSecurityFile(text) }, () => [], 'stale'),
     ).rejects.toBeInstanceOf(TenantChangedError);
