@@ -91,7 +91,12 @@ describe.each(STORES)('/auth/verify, the gateway check (e2e, %s)', (_backend, op
         .expect(200);
     });
 
-    it('takes the tenant from X-Tenant-Id too, and from both when they agree', async () => {
+    it('takes the tenant from X-Tenant-Id too, from both when they agree, and ignores an empty ?tenant=', async () => {
+      await http()
+        .get('/auth/verify?tenant=')
+        .set('X-Tenant-Id', 'acme')
+        .set('X-API-Key', orders.token)
+        .expect(200);
       await http()
         .get('/auth/verify')
         .set('X-Tenant-Id', 'acme')

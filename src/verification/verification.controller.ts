@@ -29,7 +29,7 @@ const header = (description: string) => ({ description, schema: { type: 'string'
 /** The tenant from `X-Tenant-Id` or `?tenant=`; both may be sent only when they agree. */
 function tenantOf(request: Request): string {
   const fromHeader = request.headers['x-tenant-id'];
-  const fromQuery = request.query.tenant;
+  const fromQuery = request.query.tenant === '' ? undefined : request.query.tenant;
   if (Array.isArray(fromQuery) || (fromQuery !== undefined && typeof fromQuery !== 'string')) {
     throw new ValidationProblemException([{ field: 'tenant', message: 'send one tenant' }]);
   }

@@ -14,8 +14,9 @@ const RECONNECT_MS = 1000;
 export type KeyLookup = `hash:${string}` | `name:${string}`;
 
 /**
- * Keys read by hash or by name (never their absence: random lookups must not fill memory), kept for at most AUTH_CACHE_MS (0, the
- * default: nothing is kept, every read goes to the database). A tenant's entries are dropped as
+ * Keys read by hash or by name (never their absence: random lookups must not fill memory),
+ * kept for at most AUTH_CACHE_MS (0, the default: nothing is kept, every read goes to the
+ * database). A tenant's entries are dropped as
  * soon as a change to it is notified (LISTEN on a connection of its own) and, on the replica
  * that wrote it, at COMMIT; every entry is dropped, and nothing kept, while that connection is
  * down: a key may authenticate from a copy no older than the bound.
