@@ -1,9 +1,11 @@
 import {
+  applyDecorators,
   Body,
   Controller,
+  createParamDecorator,
   Delete,
+  type ExecutionContext,
   Get,
-  Headers,
   HttpCode,
   Param,
   Post,
@@ -28,11 +30,11 @@ import {
   ApiUnsupportedMediaTypeResponse,
   ApiInternalServerErrorResponse,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import type { Caller } from '../auth/principal';
 import { CurrentCaller, RequireScopes } from '../auth/scopes.decorator';
 import { API_KEY_READ, API_KEY_WRITE } from '../auth/scopes';
-import { parseIfMatch } from '../common/if-match';
+import { type IfMatch, parseIfMatch } from '../common/if-match';
 import { ProblemDto } from '../common/problem.dto';
 import { entityTagOf } from './api-key';
 import { TENANT_ID_PATTERN } from '../storage/api-key.record';
@@ -77,6 +79,32 @@ const DISK_FULL = {
   description: 'The disk is full: nothing was changed and no token was issued.',
   type: ProblemDto,
 } as const;
+
+/** The answers of a route that reads a JSON body, besides its own. */
+const ReadsBody = () =>
+  applyDecorators(
+    ApiBadRequestResponse(INVALID_BODY),
+    ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.')),
+    ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.')),
+  );
+
+/** The path, the If-Match condition and the answers of a route that changes one named key. */
+const ChangesKey = () =>
+  applyDecorators(
+    ApiParam(KEY_NAME_PARAM),
+    ApiHeader(IF_MATCH),
+    ApiNotFoundResponse(KEY_MISSING),
+    ApiPreconditionFailedResponse(STALE),
+    ApiResponse(DISK_FULL),
+  );
+
+/** The request's `If-Match` condition, parsed (undefined without one). */
+const IfMatchCondition = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): IfMatch | undefined => {
+    const header = context.switchToHttp().getRequest<Request>().headers['if-match'];
+    return parseIfMatch(header);
+  },
+);
 
 /** Sends the key's strong ETag and returns its public form. */
 function tagged(response: Response, view: ApiKeyView): ApiKeyDto {
@@ -131,12 +159,10 @@ export class ApiKeysController {
       Location: { description: 'The path of the new key.', schema: { type: 'string' } },
     },
   })
-  @ApiBadRequestResponse(INVALID_BODY)
+  @ReadsBody()
   @ApiNotFoundResponse(TENANT_MISSING)
   @ApiConflictResponse(problem('An API key with this name already exists.'))
   @ApiResponse(DISK_FULL)
-  @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
-  @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
   async create(
     @Param('tenantId') tenantId: string,
     @Body() body: CreateApiKeyDto,
@@ -173,24 +199,18 @@ export class ApiKeysController {
     summary: 'Update an API key',
     description: `Replaces the enabled and permissions fields of the key. The key name and the stored hash are not changed. Permissions left out stay as they are.\n\nRequires ${API_KEY_WRITE} scope.`,
   })
-  @ApiParam(KEY_NAME_PARAM)
-  @ApiHeader(IF_MATCH)
+  @ChangesKey()
+  @ReadsBody()
   @ApiOkResponse({ description: 'API key updated.', type: ApiKeyDto, headers: ETAG_HEADER })
-  @ApiBadRequestResponse(INVALID_BODY)
-  @ApiNotFoundResponse(KEY_MISSING)
-  @ApiPreconditionFailedResponse(STALE)
-  @ApiResponse(DISK_FULL)
-  @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
-  @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
   async update(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,
     @Body() body: UpdateApiKeyDto,
     @CurrentCaller() caller: Caller,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatchCondition() ifMatch: IfMatch | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ApiKeyDto> {
-    const view = await this.apiKeys.update(tenantId, keyName, body, caller, parseIfMatch(ifMatch));
+    const view = await this.apiKeys.update(tenantId, keyName, body, caller, ifMatch);
     return tagged(response, view);
   }
 
@@ -201,35 +221,23 @@ export class ApiKeysController {
     summary: 'Rotate an API key',
     description: `Gives the key a new token, returned this once, and keeps its name, permissions, enabled state and expiry. The token it replaces keeps working for gracePeriodSeconds (0 by default: refused at once), and only that one: rotating again ends the previous grace period. Rotating a key whose permissions exceed your own is refused, since it hands out a working credential.\n\nRequires ${API_KEY_WRITE} scope.`,
   })
-  @ApiParam(KEY_NAME_PARAM)
-  @ApiHeader(IF_MATCH)
+  @ChangesKey()
+  @ReadsBody()
   @ApiBody({ type: RotateApiKeyDto, required: false })
   @ApiOkResponse({
     description: 'API key rotated: the new token, shown once.',
     type: CreatedApiKeyDto,
     headers: { ...ETAG_HEADER, ...NO_STORE_HEADER },
   })
-  @ApiBadRequestResponse(INVALID_BODY)
-  @ApiNotFoundResponse(KEY_MISSING)
-  @ApiPreconditionFailedResponse(STALE)
-  @ApiResponse(DISK_FULL)
-  @ApiPayloadTooLargeResponse(problem('The body is larger than 100 kB.'))
-  @ApiUnsupportedMediaTypeResponse(problem('The body is not application/json.'))
   async rotate(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,
     @Body() body: RotateApiKeyDto,
     @CurrentCaller() caller: Caller,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatchCondition() ifMatch: IfMatch | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<CreatedApiKeyDto> {
-    const rotated = await this.apiKeys.rotate(
-      tenantId,
-      keyName,
-      body,
-      caller,
-      parseIfMatch(ifMatch),
-    );
+    const rotated = await this.apiKeys.rotate(tenantId, keyName, body, caller, ifMatch);
     return issued(response, rotated);
   }
 
@@ -240,18 +248,14 @@ export class ApiKeysController {
     summary: 'Delete an API key',
     description: `Removes the API key entry from security.yml. The key immediately stops working.\n\nRequires ${API_KEY_WRITE} scope.`,
   })
-  @ApiParam(KEY_NAME_PARAM)
-  @ApiHeader(IF_MATCH)
+  @ChangesKey()
   @ApiNoContentResponse({ description: 'API key deleted.' })
-  @ApiNotFoundResponse(KEY_MISSING)
-  @ApiPreconditionFailedResponse(STALE)
-  @ApiResponse(DISK_FULL)
   async delete(
     @Param('tenantId') tenantId: string,
     @Param('keyName') keyName: string,
     @CurrentCaller() caller: Caller,
-    @Headers('if-match') ifMatch: string | undefined,
+    @IfMatchCondition() ifMatch: IfMatch | undefined,
   ): Promise<void> {
-    await this.apiKeys.delete(tenantId, keyName, caller, parseIfMatch(ifMatch));
+    await this.apiKeys.delete(tenantId, keyName, caller, ifMatch);
   }
 }
