@@ -34,6 +34,17 @@ interface KeyRow {
 
 const KEY_COLUMNS =
   'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, extra';
+/** One key to read: by its hash (authentication) or by its name. */
+interface KeyRead {
+  readonly tenantId: string;
+  readonly kind: 'hash' | 'name';
+  readonly value: string;
+}
+
+/** The same columns of the `api_keys` row joined as `k`. */
+const JOINED_KEY_COLUMNS = KEY_COLUMNS.split(', ')
+  .map((column) => `k.${column}`)
+  .join(', ');
 const KNOWN = new Set<string>(['name', 'enabled', 'permissions', 'hash', ...OPTIONAL_KEY_FIELDS]);
 
 function toKey(row: KeyRow): ApiKey {
@@ -90,7 +101,7 @@ export class PostgresApiKeysRepository
   implements BeforeApplicationShutdown
 {
   private readonly reads = new DataLoader(
-    (lookups: readonly { tenantId: string; lookup: KeyLookup }[]) => this.readBatch(lookups),
+    (lookups: readonly KeyRead[]) => this.readBatch(lookups),
     // No memo (every request reads afresh); a batch is what one turn of the loop brought in.
     { cache: false, batchScheduleFn: (dispatch) => setImmediate(dispatch), maxBatchSize: 256 },
   );
@@ -124,9 +135,7 @@ export class PostgresApiKeysRepository
   async list(tenantId: string): Promise<readonly ApiKey[]> {
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
     const rows = await this.db.query<KeyRow & { tenant: string }>(
-      `SELECT t.id AS tenant, ${KEY_COLUMNS.split(', ')
-        .map((c) => `k.${c}`)
-        .join(', ')}
+      `SELECT t.id AS tenant, ${JOINED_KEY_COLUMNS}
          FROM tenants t LEFT JOIN api_keys k ON k.tenant_id = t.id
         WHERE t.id = $1 ORDER BY k.position`,
       [tenantId],
@@ -136,27 +145,29 @@ export class PostgresApiKeysRepository
   }
 
   findByName(tenantId: string, name: string): Promise<ApiKey | undefined> {
-    return this.findOne(tenantId, `name:${name}`);
+    return this.findOne({ tenantId, kind: 'name', value: name });
   }
 
   /** By either of its hashes (both indexed). */
   findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
-    return this.findOne(tenantId, `hash:${hash}`);
+    return this.findOne({ tenantId, kind: 'hash', value: hash });
   }
 
   /**
    * The key a lookup finds (with AUTH_CACHE_MS, from a copy no older than that when there is
    * one); TenantNotFoundError when the tenant does not exist. Read in the next batch.
    */
-  private async findOne(tenantId: string, lookup: KeyLookup): Promise<ApiKey | undefined> {
+  private async findOne(request: KeyRead): Promise<ApiKey | undefined> {
+    const { tenantId, kind, value } = request;
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    const lookup: KeyLookup = `${kind}:${value}`;
     const cached = this.cache?.get(tenantId, lookup);
     if (this.cache?.enabled) {
       this.metrics?.tenantCacheLookups.inc({ result: cached ? 'hit' : 'miss' });
     }
     if (cached) return cached;
     const stamp = this.cache?.stamp(tenantId);
-    const key = await this.reads.load({ tenantId, lookup });
+    const key = await this.reads.load(request);
     if (key && stamp) this.cache?.set(tenantId, lookup, key, stamp);
     return key;
   }
@@ -167,13 +178,9 @@ export class PostgresApiKeysRepository
    * of concurrent requests share a query, as their writes share a transaction. Each lookup's
    * query starts after its request did, so it reads every change acknowledged before that.
    */
-  private async readBatch(
-    lookups: readonly { tenantId: string; lookup: KeyLookup }[],
-  ): Promise<Array<ApiKey | undefined | Error>> {
+  private async readBatch(lookups: readonly KeyRead[]): Promise<Array<ApiKey | undefined | Error>> {
     const rows = await this.db.query<KeyRow & { i: string; tenant: string | null }>(
-      `SELECT q.i, t.id AS tenant, ${KEY_COLUMNS.split(', ')
-        .map((c) => `k.${c}`)
-        .join(', ')}
+      `SELECT q.i, t.id AS tenant, ${JOINED_KEY_COLUMNS}
          FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS q (tenant, kind, value, i)
          LEFT JOIN tenants t ON t.id = q.tenant
          LEFT JOIN LATERAL (
@@ -183,9 +190,9 @@ export class PostgresApiKeysRepository
                 OR (q.kind = 'hash' AND (k.hash = q.value OR k.previous_hash = q.value)))
             LIMIT 1) k ON true`,
       [
-        lookups.map((l) => l.tenantId),
-        lookups.map((l) => l.lookup.slice(0, 4)),
-        lookups.map((l) => l.lookup.slice(5)),
+        lookups.map((read) => read.tenantId),
+        lookups.map((read) => read.kind),
+        lookups.map((read) => read.value),
       ],
       'api-keys-lookup',
     );
