@@ -1,6 +1,7 @@
 import { ManualClock } from '../src/common/clock';
 import { PostgresApiKeysRepository } from '../src/storage/postgres/postgres-api-keys.repository';
 import { PostgresDatabase } from '../src/storage/postgres/postgres-database';
+import { PostgresUsageStore } from '../src/storage/postgres/postgres-usage.store';
 import { TenantNotFoundError } from '../src/storage/storage.errors';
 import { TestDatabase } from './support/database';
 import { hashOf, keyRecord } from './support/key-records';
@@ -71,5 +72,22 @@ describe('PostgreSQL reads of concurrent requests (real PostgreSQL)', () => {
     ]);
     expect(byName).toBeUndefined();
     expect(byHash).toBeUndefined();
+  });
+
+  it("reuses one key's last-used record for a second, and reads it afresh after a save", async () => {
+    const clock = new ManualClock();
+    const usage = new PostgresUsageStore(db, clock);
+    await usage.save('a', new Map([['k2', { lastUsedAt: '2026-11-30T00:00:01.000Z' }]]));
+    statements = 0;
+    expect((await usage.read('a', ['k2'])).get('k2')?.lastUsedAt).toBe('2026-11-30T00:00:01.000Z');
+    clock.advance(999);
+    await usage.read('a', ['k2']);
+    expect(statements).toBe(1);
+    await usage.save('a', new Map([['k2', { lastUsedAt: '2026-11-30T00:00:02.000Z' }]]));
+    expect((await usage.read('a', ['k2'])).get('k2')?.lastUsedAt).toBe('2026-11-30T00:00:02.000Z');
+    clock.advance(1000);
+    statements = 0;
+    await usage.read('a', ['k2']);
+    expect(statements).toBe(1);
   });
 });

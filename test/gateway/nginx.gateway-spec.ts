@@ -163,4 +163,12 @@ describe('nginx auth_request in front of an API, with deploy/nginx/api-gateway.c
     expect((await call(reader.token, guesser)).status).toBe(429);
     expect((await call(reader.token, { 'X-Forwarded-For': '198.51.100.4' })).status).toBe(200);
   });
+
+  // Last: it stops the service.
+  it('answers 503 when the check cannot be made, and lets nothing through', async () => {
+    received.length = 0;
+    await service.stop();
+    expect((await call(reader.token)).status).toBe(503);
+    expect(received).toHaveLength(0);
+  });
 });
