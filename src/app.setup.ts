@@ -48,8 +48,12 @@ export async function createApp(): Promise<INestApplication> {
   // Entity tags are ours: strong, per key, on the routes that honour If-Match.
   app.set('etag', false);
   app.set('trust proxy', app.get<ConfigType<typeof appConfig>>(appConfig.KEY).trustProxy);
-  app.use(logger.requestLogging());
-  app.use(app.get(Metrics).middleware());
+  const metrics = app.get(Metrics);
+  app.use(
+    logger.requestLogging((request, response, seconds) => {
+      metrics.answered(request, response, seconds);
+    }),
+  );
   app.use(securityHeaders(app.get<ConfigType<typeof authConfig>>(authConfig.KEY).oauth2TokenUrl));
   app.use('/docs', docsTrailingSlash());
   app.use(app.get(ShutdownGate).middleware());

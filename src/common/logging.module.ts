@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Global, Inject, Injectable, type LoggerService, Module } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { type Level, type Logger, pino } from 'pino';
 import { appConfig } from '../config/app.config';
 
@@ -82,22 +82,30 @@ export class AppLogger implements LoggerService {
     this.write('fatal', message, rest);
   }
 
-  /** Gives each request its id (X-Request-Id) and logs it once answered. */
-  requestLogging(): RequestHandler {
+  /**
+   * Gives each request its id (X-Request-Id), and once it is answered (or aborted) logs it and
+   * hands it, with its duration in seconds, to `answered` (the request metrics): one listener
+   * and one clock reading per request for both.
+   */
+  requestLogging(
+    answered: (request: Request, response: Response, seconds: number) => void,
+  ): RequestHandler {
     const logger = this.logger;
     return (request, response, next) => {
-      const started = Date.now();
+      const started = process.hrtime.bigint();
       const id = requestIdOf(request, response);
       request.id = id;
-      // 'close' follows every response, answered or aborted: one listener per request.
+      // 'close' follows every response, answered or aborted.
       response.once('close', () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        answered(request, response, seconds);
         const level = levelOf(request, response);
         if (!logger.isLevelEnabled(level)) return;
         logger[level](
           {
             req: { id, method: request.method, path: request.originalUrl.split('?')[0] },
             res: { statusCode: response.statusCode },
-            responseTime: Date.now() - started,
+            responseTime: Math.round(seconds * 1000),
           },
           response.writableFinished ? 'request completed' : 'request aborted',
         );

@@ -1,5 +1,5 @@
 import { Global, Injectable, Module } from '@nestjs/common';
-import type { RequestHandler } from 'express';
+import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Why a verification ended as it did: `valid`, a refusal code, or `THROTTLED` (429). */
@@ -88,25 +88,19 @@ export class Metrics {
     this.changesPerWrite.observe(changes);
   }
 
-  /** Times every request, labelled once it is answered (by then Express knows the route). */
-  middleware(): RequestHandler {
-    return (request, response, next) => {
-      const started = process.hrtime.bigint();
-      response.once('close', () => {
-        const route = request.route as { path?: unknown } | undefined;
-        const pattern =
-          typeof route?.path === 'string' ? `${request.baseUrl}${route.path}` : 'unmatched';
-        this.requestDuration.observe(
-          {
-            route: pattern,
-            method: request.method,
-            status_class: `${Math.floor(response.statusCode / 100)}xx`,
-          },
-          Number(process.hrtime.bigint() - started) / 1e9,
-        );
-      });
-      next();
-    };
+  /** A request answered in `seconds`, labelled by its route pattern (known by then). */
+  answered(request: Request, response: Response, seconds: number): void {
+    const route = request.route as { path?: unknown } | undefined;
+    const pattern =
+      typeof route?.path === 'string' ? `${request.baseUrl}${route.path}` : 'unmatched';
+    this.requestDuration.observe(
+      {
+        route: pattern,
+        method: request.method,
+        status_class: `${Math.floor(response.statusCode / 100)}xx`,
+      },
+      seconds,
+    );
   }
 }
 
