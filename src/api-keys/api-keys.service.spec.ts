@@ -71,6 +71,26 @@ describe('ApiKeysService', () => {
     );
   });
 
+  it('imports all or nothing: a taken name, hash or previous hash refuses the whole file', async () => {
+    const { token } = await service.create('acme', { name: 'held' }, OPERATOR);
+    await service.rotate('acme', 'held', { gracePeriodSeconds: 60 }, OPERATOR);
+    const entry = (name: string, hash: string) =>
+      `  - name: ${name}\n    enabled: true\n    permissions: []\n    hash: "${hash}"\n`;
+    const fresh = entry('fresh', 'a'.repeat(64));
+    const before = await repository.exportText('acme');
+    for (const clash of [
+      entry('held', 'b'.repeat(64)),
+      entry('other', (await repository.findByName('acme', 'held'))?.hash ?? ''),
+      entry('other', hashToken(token)),
+    ]) {
+      await expect(
+        service.importKeys('acme', `apiKeys:\n${fresh}${clash}`, OPERATOR),
+      ).rejects.toBeInstanceOf(ConflictException);
+      expect(await repository.exportText('acme')).toBe(before);
+    }
+    await expect(service.importKeys('acme', `apiKeys:\n${fresh}`, OPERATOR)).resolves.toBe(1);
+  });
+
   describe('grant rule', () => {
     it('refuses to create a key with permissions the caller does not hold', async () => {
       await expect(

@@ -265,12 +265,11 @@ export class ApiKeysService {
     const exported = await this.repository.exportText(tenantId);
     const current = parseSecurityFile(exported);
     const names = new Set(current.entries.map((entry) => entry.key.name));
-    const hashes = new Set(
-      current.entries.flatMap((entry) => [entry.key.hash, entry.key.previousHash ?? '']),
-    );
+    const hashesOf = (key: ApiKey) =>
+      key.previousHash ? [key.hash, key.previousHash] : [key.hash];
+    const hashes = new Set(current.entries.flatMap((entry) => hashesOf(entry.key)));
     const taken = imported.entries.filter(
-      ({ key }) =>
-        names.has(key.name) || hashes.has(key.hash) || hashes.has(key.previousHash ?? '-'),
+      ({ key }) => names.has(key.name) || hashesOf(key).some((hash) => hashes.has(hash)),
     );
     if (taken.length > 0) {
       throw new ConflictException(
