@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const { O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY } = constants;
 
@@ -77,4 +79,27 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Replaces `dir/name` with `text` atomically and durably: a temp file beside it, fsynced,
+ * renamed over it, and the folder fsynced. `beforeRename`, when given, runs last before the
+ * rename and may refuse it by throwing; the temp file is removed whenever nothing is installed.
+ */
+export async function replaceDurably(
+  dir: string,
+  name: string,
+  text: string,
+  beforeRename?: () => Promise<void>,
+): Promise<void> {
+  const temp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeAndSync(temp, 'create', text);
+    await beforeRename?.();
+    await rename(temp, join(dir, name));
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(dir);
 }

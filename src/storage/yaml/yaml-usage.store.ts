@@ -1,14 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { randomBytes } from 'node:crypto';
-import { lstatSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readRegularFile, syncDirectory, writeAndSync } from './durable-file';
-import { LruCache } from '../../common/lru-cache';
+import { replaceDurably } from './durable-file';
 import { appConfig } from '../../config/app.config';
 import { fileError } from './file-errors';
-import { existingTenantDir, tenantPath } from './tenant-directory';
+import { SideFile } from './side-file';
+import { existingTenantDir } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 
@@ -39,66 +36,33 @@ function parseUsage(text: string | undefined): Map<string, UsageRecord> {
  */
 @Injectable()
 export class YamlUsageStore extends UsageStore {
-  private readonly cache: LruCache<
-    string,
-    { signature: string; records: Map<string, UsageRecord> }
-  >;
+  private readonly file: SideFile<Map<string, UsageRecord>>;
 
   constructor(
     @Inject(appConfig.KEY)
     private readonly config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>,
   ) {
     super();
-    this.cache = new LruCache(config.tenantCacheSize);
+    this.file = new SideFile(config.tenantsDir, USAGE_FILE, config.tenantCacheSize, parseUsage);
   }
 
-  async read(tenantId: string): Promise<ReadonlyMap<string, UsageRecord>> {
-    // On the path of every GET: the key store has just found the tenant, so one lstat (no
-    // thread-pool round trip) tells whether the side file changed; none means no uses yet.
-    const file = join(tenantPath(this.config.tenantsDir, tenantId), USAGE_FILE);
-    const stats = lstatSync(file, { bigint: true, throwIfNoEntry: false });
-    const signature = stats ? `${stats.ino}:${stats.size}:${stats.mtimeNs}` : 'absent';
-    const cached = this.cache.get(tenantId);
-    if (cached?.signature === signature) return cached.records;
-    const records = await this.load(tenantId, file);
-    this.cache.set(tenantId, { signature, records });
-    return records;
+  read(tenantId: string): Promise<ReadonlyMap<string, UsageRecord>> {
+    return this.file.read(tenantId);
   }
 
   async save(tenantId: string, uses: ReadonlyMap<string, UsageRecord>): Promise<void> {
     const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
-    const file = join(dir, USAGE_FILE);
     await withTenantLock(
       tenantId,
       join(dir, 'security.yml'),
       async () => {
-        const merged = mergeUsage(await this.load(tenantId, file), uses);
-        const temp = join(
-          dir,
-          `.${USAGE_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-        );
-        try {
-          await writeAndSync(
-            temp,
-            'create',
-            `${JSON.stringify(Object.fromEntries(merged), null, 1)}\n`,
-          );
-          await rename(temp, file);
-          await syncDirectory(dir);
-        } catch (error) {
-          await rm(temp, { force: true });
+        const merged = mergeUsage(await this.file.load(tenantId), uses);
+        const text = `${JSON.stringify(Object.fromEntries(merged), null, 1)}\n`;
+        await replaceDurably(dir, USAGE_FILE, text).catch((error: unknown) => {
           throw fileError(tenantId, error, 'update', USAGE_FILE);
-        }
+        });
       },
       () => undefined,
     );
-  }
-
-  private async load(tenantId: string, file: string): Promise<Map<string, UsageRecord>> {
-    try {
-      return parseUsage(await readRegularFile(file));
-    } catch (error) {
-      throw fileError(tenantId, error, 'read', USAGE_FILE);
-    }
   }
 }

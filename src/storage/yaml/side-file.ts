@@ -1,0 +1,53 @@
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { LruCache } from '../../common/lru-cache';
+import { readRegularFile } from './durable-file';
+import { fileError } from './file-errors';
+import { tenantPath } from './tenant-directory';
+
+/**
+ * A small file the service keeps beside a tenant's security.yml (last uses, credits spent),
+ * parsed with `parse` (given undefined when there is none) and cached while it is unchanged.
+ */
+export class SideFile<T> {
+  private readonly cache: LruCache<string, { signature: string; value: T }>;
+
+  constructor(
+    private readonly root: string,
+    readonly name: string,
+    capacity: number,
+    private readonly parse: (text: string | undefined, tenantId: string) => T,
+  ) {
+    this.cache = new LruCache(capacity);
+  }
+
+  /** The tenant's file (its id checked first). */
+  path(tenantId: string): string {
+    return join(tenantPath(this.root, tenantId), this.name);
+  }
+
+  /**
+   * What the file holds now. On the request path: the key store has just found the tenant, so
+   * one lstat (no thread-pool round trip) tells whether the file changed since it was read.
+   */
+  async read(tenantId: string): Promise<T> {
+    const stats = lstatSync(this.path(tenantId), { bigint: true, throwIfNoEntry: false });
+    const signature = stats ? `${stats.ino}:${stats.size}:${stats.mtimeNs}` : 'absent';
+    const cached = this.cache.get(tenantId);
+    if (cached?.signature === signature) return cached.value;
+    const value = await this.load(tenantId);
+    this.cache.set(tenantId, { signature, value });
+    return value;
+  }
+
+  /** What the file holds, read afresh (under the lock, before it is rewritten). */
+  async load(tenantId: string): Promise<T> {
+    let text: string | undefined;
+    try {
+      text = await readRegularFile(this.path(tenantId));
+    } catch (error) {
+      throw fileError(tenantId, error, 'read', this.name);
+    }
+    return this.parse(text, tenantId);
+  }
+}
