@@ -24,6 +24,8 @@ import { storageConfig } from './config/storage.config';
 const USAGE = `usage: npm run keys -- <command>
 
   create <tenant> <name> [--permissions <p1,p2|'*'>] [--disabled] [--expires <instant>]
+         [--owner <id>] [--rate-limit <limit>/<seconds>] [--credits <n>]
+         [--refill <amount>/<seconds>] [--allowed-ips <ip,cidr,...>] [--meta <json>]
                          creates a key and prints its token, once
   list <tenant>          lists the tenant's keys
   delete <tenant> <name> deletes a key
@@ -36,7 +38,8 @@ const USAGE = `usage: npm run keys -- <command>
   tenant create <tenant> makes the tenant exist (a folder, or a row with postgres)
   import <tenant> <file> loads a security.yml's keys into the tenant (created when
                          missing); all or nothing, nothing if a name is taken
-  export <tenant>        prints the tenant's keys as a security.yml
+  export <tenant>        prints the tenant's keys as a security.yml, credits as
+                         they stand now
 
 STORAGE (yaml or postgres) and TENANTS_DIR or DATABASE_URL come from the environment.`;
 
@@ -63,6 +66,46 @@ class UsageError extends Error {}
 /** The operator at the shell, recorded as such in the audit trail. */
 const OPERATOR_CALLER = { principal: OPERATOR, requestId: `cli-${randomUUID()}` };
 
+/** `<a>/<b>` as two whole numbers (`100/60`), for `--rate-limit` and `--refill`. */
+function pairOf(option: string, value: string): [number, number] {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  if (!match) throw new UsageError(`--${option} takes <number>/<seconds>, e.g. 100/60`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+/** The policy fields `keys create` sets from its options. */
+function policiesOf(options: CliOptions): Record<string, unknown> {
+  const policies: Record<string, unknown> = {};
+  if (options.owner !== undefined) policies.owner = options.owner;
+  if (options['rate-limit'] !== undefined) {
+    const [limit, periodSeconds] = pairOf('rate-limit', options['rate-limit']);
+    policies.rateLimit = { limit, periodSeconds };
+  }
+  if (options.refill !== undefined && options.credits === undefined) {
+    throw new UsageError('--refill needs --credits');
+  }
+  if (options.credits !== undefined) {
+    if (!/^\d+$/.test(options.credits)) throw new UsageError('--credits takes a whole number');
+    const [amount, intervalSeconds] =
+      options.refill === undefined ? [] : pairOf('refill', options.refill);
+    policies.credits = {
+      remaining: Number(options.credits),
+      ...(amount !== undefined && { refill: { amount, intervalSeconds } }),
+    };
+  }
+  if (options['allowed-ips'] !== undefined) {
+    policies.allowedIps = options['allowed-ips'].split(/[\s,]+/).filter(Boolean);
+  }
+  if (options.meta !== undefined) {
+    try {
+      policies.meta = JSON.parse(options.meta);
+    } catch {
+      throw new UsageError('--meta takes a JSON object, e.g. \'{"plan":"pro"}\'');
+    }
+  }
+  return policies;
+}
+
 async function createKey(service: ApiKeysService, args: string[], options: CliOptions) {
   const [tenant, name] = args;
   if (!tenant || !name) throw new UsageError('create needs a tenant and a name');
@@ -71,6 +114,7 @@ async function createKey(service: ApiKeysService, args: string[], options: CliOp
     enabled: !options.disabled,
     permissions: (options.permissions ?? '').split(/[\s,]+/).filter(Boolean),
     expiresAt: options.expires,
+    ...policiesOf(options),
   });
   const errors = await validate(request);
   if (errors.length > 0) {
@@ -90,6 +134,12 @@ interface CliOptions {
   permissions?: string;
   disabled?: boolean;
   expires?: string;
+  owner?: string;
+  'rate-limit'?: string;
+  credits?: string;
+  refill?: string;
+  'allowed-ips'?: string;
+  meta?: string;
 }
 
 async function run(argv: string[]): Promise<void> {
@@ -100,6 +150,12 @@ async function run(argv: string[]): Promise<void> {
       permissions: { type: 'string', short: 'p' },
       disabled: { type: 'boolean' },
       expires: { type: 'string' },
+      owner: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      credits: { type: 'string' },
+      refill: { type: 'string' },
+      'allowed-ips': { type: 'string' },
+      meta: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -151,7 +207,7 @@ async function run(argv: string[]): Promise<void> {
       }
       case 'export':
         if (!args[0]) throw new UsageError('export needs a tenant');
-        process.stdout.write(await service.exportText(args[0]));
+        process.stdout.write(await service.exportKeys(args[0]));
         break;
       case 'apply':
         if (!args[0] || !args[1]) throw new UsageError('apply needs a tenant and a file');

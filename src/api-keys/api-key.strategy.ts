@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { type CredentialStrategy, InvalidCredentialsError } from '../auth/credential-strategy';
 import type { Principal } from '../auth/principal';
-import { KeyRefusedError } from './key-lifecycle';
+import { KeyRefusedError, refusalException } from './key-checks';
+import { rateLimitHeaders } from './key-rate-limiter';
 import { ApiKeysService } from './api-keys.service';
 
 export const API_KEY_HEADER = 'x-api-key';
@@ -22,7 +23,8 @@ export function presentedToken(request: Request): string | undefined {
 
 /**
  * `X-API-Key: <token>`: valid for the tenant in the path only, through the one check every
- * authentication goes through (ApiKeysService.verify: enabled, not expired, grace periods).
+ * authentication goes through (ApiKeysService.verify: enabled, not expired, grace periods, the
+ * address, the scopes, the rate limit, the credits).
  */
 @Injectable()
 export class ApiKeyStrategy implements CredentialStrategy {
@@ -34,15 +36,28 @@ export class ApiKeyStrategy implements CredentialStrategy {
     return request.headers[API_KEY_HEADER] !== undefined;
   }
 
-  async authenticate(request: Request, tenantId: string): Promise<Principal> {
+  /**
+   * The key, checked with the scopes the route requires, so that a refused request counts
+   * toward no rate limit and spends no credit; each admin request is one use of the key.
+   */
+  async authenticate(
+    request: Request,
+    tenantId: string,
+    scopes: readonly string[],
+  ): Promise<Principal> {
     const token = presentedToken(request);
     try {
       if (token === undefined) throw new KeyRefusedError('NOT_FOUND');
-      const key = await this.apiKeys.verify(tenantId, token);
+      const { key, rateLimit } = await this.apiKeys.verify(tenantId, token, {
+        client: request.ip,
+        scopes,
+      });
+      if (rateLimit) request.res?.set(rateLimitHeaders(rateLimit));
       return { method: 'api-key', subject: key.name, scopes: key.permissions, tenants: [tenantId] };
     } catch (error) {
-      if (error instanceof KeyRefusedError) throw new InvalidCredentialsError(error.message);
-      throw error;
+      if (!(error instanceof KeyRefusedError)) throw error;
+      if (error.failedAuthentication) throw new InvalidCredentialsError(error.message);
+      throw refusalException(error);
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   Param,
   Post,
   Put,
+  Query,
   Res,
 } from '@nestjs/common';
 import {
@@ -24,6 +25,7 @@ import {
   ApiOperation,
   ApiParam,
   ApiPreconditionFailedResponse,
+  ApiQuery,
   ApiResponse,
   ApiPayloadTooLargeResponse,
   ApiTags,
@@ -36,6 +38,9 @@ import { CurrentCaller, RequireScopes } from '../auth/scopes.decorator';
 import { API_KEY_READ, API_KEY_WRITE } from '../auth/scopes';
 import { type IfMatch, parseIfMatch } from '../common/if-match';
 import { ProblemDto } from '../common/problem.dto';
+import { ValidationProblemException } from '../common/validation.pipe';
+import { ownerProblem } from '../storage/key-policies';
+import { OWNER_SCHEMA } from './dto/key-policies.dto';
 import { entityTagOf } from './api-key';
 import { TENANT_ID_PATTERN } from '../storage/api-key.record';
 import { type ApiKeyView, ApiKeysService, type IssuedApiKey } from './api-keys.service';
@@ -138,10 +143,23 @@ export class ApiKeysController {
     summary: 'List API keys for the tenant',
     description: `Returns all API key definitions stored in security.yml. Key hashes are never included in responses.\n\nRequires ${API_KEY_READ} scope.`,
   })
+  @ApiQuery({
+    name: 'owner',
+    required: false,
+    description: "Only this owner's keys.",
+    schema: OWNER_SCHEMA,
+  })
   @ApiOkResponse({ description: 'API keys returned.', type: [ApiKeyDto] })
+  @ApiBadRequestResponse(problem('The owner is not a valid owner id.'))
   @ApiNotFoundResponse(TENANT_MISSING)
-  async list(@Param('tenantId') tenantId: string): Promise<ApiKeyDto[]> {
-    return (await this.apiKeys.list(tenantId)).map(toApiKeyDto);
+  async list(
+    @Param('tenantId') tenantId: string,
+    @Query('owner') owner: unknown,
+  ): Promise<ApiKeyDto[]> {
+    const problem = owner === undefined ? undefined : ownerProblem(owner);
+    if (problem) throw new ValidationProblemException([{ field: 'owner', message: problem }]);
+    const filter = typeof owner === 'string' ? { owner } : {};
+    return (await this.apiKeys.list(tenantId, filter)).map(toApiKeyDto);
   }
 
   @Post()

@@ -12,9 +12,12 @@ import { ApiKeysService } from './api-keys.service';
 import { ManualClock } from '../common/clock';
 import {
   MemoryApiKeysRepository,
+  MemoryCreditLedger,
   MemoryStorage,
   MemoryUsageStore,
 } from '../storage/memory/memory-storage';
+import { InProcessRateLimits } from '../storage/rate-limit.store';
+import { KeyRateLimiter } from './key-rate-limiter';
 import { UsageBuffer } from './usage-buffer';
 
 const caller = (...scopes: string[]): Caller => ({
@@ -29,7 +32,13 @@ function serviceWith(clock: ManualClock) {
   storage.addTenant('acme');
   const repository = new MemoryApiKeysRepository(storage);
   const usage = new UsageBuffer(new MemoryUsageStore(storage), clock, { usageFlushSeconds: 60 });
-  return { repository, service: new ApiKeysService(repository, clock, usage) };
+  const credits = new MemoryCreditLedger(storage);
+  const rateLimiter = new KeyRateLimiter(new InProcessRateLimits());
+  return {
+    repository,
+    credits,
+    service: new ApiKeysService(repository, clock, usage, rateLimiter, credits),
+  };
 }
 
 describe('ApiKeysService', () => {
@@ -296,5 +305,158 @@ describe('ApiKeysService: expiry, rotation, hints and last use (an injected cloc
     await service.delete('acme', 'k', OPERATOR);
     await service.create('acme', { name: 'k' }, OPERATOR);
     expect((await service.get('acme', 'k')).lastUsedAt).toBeUndefined();
+  });
+});
+
+describe('ApiKeysService: the policies of a key at verification (an injected clock)', () => {
+  let service: ApiKeysService;
+  let clock: ManualClock;
+  const INSIDE = { client: '10.1.2.3', scopes: ['orders:read'] };
+
+  beforeEach(() => {
+    clock = new ManualClock(Date.parse('2026-11-30T00:00:00.000Z'));
+    ({ service } = serviceWith(clock));
+  });
+
+  const outcome = (token: string, presented: object = INSIDE) =>
+    service.verify('acme', token, presented).then(
+      (verified) => verified,
+      (error: { code?: string }) => error.code,
+    );
+  const remaining = async (name: string) => (await service.get('acme', name)).creditsRemaining;
+
+  it('checks exists, enabled, expiry, address, scopes, rate limit, then credits, in that order', async () => {
+    const { token } = await service.create(
+      'acme',
+      {
+        name: 'k',
+        permissions: ['orders:read'],
+        allowedIps: ['10.0.0.0/8'],
+        rateLimit: { limit: 1, periodSeconds: 60 },
+        credits: { remaining: 1 },
+      },
+      OPERATOR,
+    );
+    // A scope missing and an address outside: the address is named first.
+    await expect(outcome(token, { client: '192.0.2.1', scopes: ['billing:write'] })).resolves.toBe(
+      'IP_NOT_ALLOWED',
+    );
+    await expect(outcome(token, { ...INSIDE, scopes: ['billing:write'] })).resolves.toBe(
+      'INSUFFICIENT_PERMISSIONS',
+    );
+    // Neither refusal counted toward the rate limit nor spent the credit.
+    await expect(outcome(token)).resolves.toMatchObject({
+      creditsRemaining: 0,
+      rateLimit: { limit: 1, remaining: 0 },
+    });
+    // Past the rate limit: RATE_LIMITED, before the credits are looked at.
+    await expect(outcome(token)).resolves.toBe('RATE_LIMITED');
+    await service.update('acme', 'k', { enabled: true, rateLimit: null }, OPERATOR);
+    await expect(outcome(token)).resolves.toBe('USAGE_EXCEEDED');
+    await service.update('acme', 'k', { enabled: false }, OPERATOR);
+    await expect(outcome(token)).resolves.toBe('DISABLED');
+  });
+
+  it('spends no credit on a rate-limited verification', async () => {
+    const { token } = await service.create(
+      'acme',
+      { name: 'k', rateLimit: { limit: 2, periodSeconds: 60 }, credits: { remaining: 10 } },
+      OPERATOR,
+    );
+    for (let i = 0; i < 5; i++) await outcome(token, {});
+    expect(await remaining('k')).toBe(8);
+  });
+
+  it('spends the cost asked, checks without spending at 0, and refuses a cost beyond what is left', async () => {
+    const { token } = await service.create(
+      'acme',
+      { name: 'k', credits: { remaining: 5 } },
+      OPERATOR,
+    );
+    await expect(outcome(token, { cost: 3 })).resolves.toMatchObject({ creditsRemaining: 2 });
+    await expect(outcome(token, { cost: 0 })).resolves.toMatchObject({ creditsRemaining: 2 });
+    await expect(outcome(token, { cost: 3 })).resolves.toBe('USAGE_EXCEEDED');
+    expect(await remaining('k')).toBe(2);
+    await outcome(token, { cost: 2 });
+    await expect(outcome(token, { cost: 0 })).resolves.toBe('USAGE_EXCEEDED');
+  });
+
+  it('grants the credits an update sets from then, even the same number as before', async () => {
+    const { token } = await service.create(
+      'acme',
+      { name: 'k', credits: { remaining: 2 } },
+      OPERATOR,
+    );
+    await outcome(token, {});
+    await outcome(token, {});
+    await expect(outcome(token, {})).resolves.toBe('USAGE_EXCEEDED');
+    await service.update('acme', 'k', { enabled: true, permissions: [] }, OPERATOR);
+    await expect(outcome(token, {})).resolves.toBe('USAGE_EXCEEDED'); // an update without credits spends nothing back
+    await service.update('acme', 'k', { enabled: true, credits: { remaining: 2 } }, OPERATOR);
+    expect(await remaining('k')).toBe(2);
+    await expect(outcome(token, {})).resolves.toMatchObject({ creditsRemaining: 1 });
+  });
+
+  it('refills at each interval boundary, counted from when the credits were granted', async () => {
+    clock.set('2026-11-30T23:00:00.000Z');
+    const { token } = await service.create(
+      'acme',
+      { name: 'k', credits: { remaining: 1, refill: { amount: 3, intervalSeconds: 86400 } } },
+      OPERATOR,
+    );
+    await outcome(token, {});
+    await expect(outcome(token, {})).resolves.toBe('USAGE_EXCEEDED');
+    clock.set('2026-12-01T00:00:00.000Z');
+    expect(await remaining('k')).toBe(3);
+    await expect(outcome(token, {})).resolves.toMatchObject({ creditsRemaining: 2 });
+    clock.set('2026-12-05T10:00:00.000Z');
+    await expect(outcome(token, {})).resolves.toMatchObject({ creditsRemaining: 2 });
+  });
+
+  it('lists one owner’s keys, and shows the policy fields it stored', async () => {
+    await service.create('acme', { name: 'a', owner: 'alice', meta: { plan: 'pro' } }, OPERATOR);
+    await service.create('acme', { name: 'b', owner: 'bob' }, OPERATOR);
+    await service.create('acme', { name: 'c' }, OPERATOR);
+    expect((await service.list('acme', { owner: 'alice' })).map((v) => v.key.name)).toEqual(['a']);
+    expect((await service.list('acme')).map((v) => v.key.name)).toEqual(['a', 'b', 'c']);
+    expect((await service.get('acme', 'a')).key.meta).toEqual({ plan: 'pro' });
+  });
+
+  it('audits the policy fields that change, never what is spent', async () => {
+    const storage = new MemoryStorage(clock);
+    storage.addTenant('acme');
+    const repository = new MemoryApiKeysRepository(storage);
+    const usage = new UsageBuffer(new MemoryUsageStore(storage), clock, { usageFlushSeconds: 60 });
+    const audited = new ApiKeysService(
+      repository,
+      clock,
+      usage,
+      new KeyRateLimiter(new InProcessRateLimits()),
+      new MemoryCreditLedger(storage),
+    );
+    const { token } = await audited.create(
+      'acme',
+      { name: 'k', credits: { remaining: 3 } },
+      OPERATOR,
+    );
+    await audited.verify('acme', token);
+    await audited.update(
+      'acme',
+      'k',
+      { enabled: true, owner: 'alice', rateLimit: { limit: 5, periodSeconds: 1 }, credits: null },
+      OPERATOR,
+    );
+    const lines = storage
+      .tenant('acme')
+      .audit.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines.map((line) => line.action)).toEqual(['create', 'update']);
+    expect(lines[0].changes.credits).toEqual({ from: null, to: { remaining: 3 } });
+    expect(lines[1].changes).toEqual({
+      owner: { from: null, to: 'alice' },
+      rateLimit: { from: null, to: { limit: 5, periodSeconds: 1 } },
+      credits: { from: { remaining: 3 }, to: null },
+    });
   });
 });

@@ -14,18 +14,40 @@ import type { IfMatch } from '../common/if-match';
 import { satisfiesIfMatch, uniquePermissions } from './api-key';
 import {
   type ApiKey,
+  type Credits,
   isKeyName,
   isTenantId,
+  type KeyMeta,
   previousTokenValidUntil,
+  type RateLimit,
 } from '../storage/api-key.record';
 import { hashToken, hasValidChecksum, mintToken } from './api-key-token';
 import { TenantExistsError, TenantNotFoundError } from '../storage/storage.errors';
 import { ApiKeysRepository } from '../storage/api-keys.repository';
-import { hintOf, KeyRefusedError, refusalOf } from './key-lifecycle';
-import { parseSecurityFile, renderSecurityFile } from '../storage/yaml/security-file';
+import { hintOf } from './key-lifecycle';
+import { firstRefusal, KeyRefusedError, type Presentation } from './key-checks';
+import { KeyRateLimiter, type RateLimitState } from './key-rate-limiter';
+import { CreditLedger, grantOf } from '../storage/credit-ledger';
+import {
+  parseSecurityFile,
+  renderSecurityFile,
+  toStoredEntry,
+} from '../storage/yaml/security-file';
 import { UsageBuffer } from './usage-buffer';
 
-export interface NewApiKey {
+/** The policy fields of a key, as a create sets them. */
+export interface KeyPolicies {
+  readonly owner?: string;
+  readonly rateLimit?: RateLimit;
+  readonly credits?: Credits;
+  readonly allowedIps?: readonly string[];
+  readonly meta?: KeyMeta;
+}
+
+/** The policy fields, in the order a key lists them. */
+const POLICY_FIELDS = ['owner', 'rateLimit', 'credits', 'allowedIps', 'meta'] as const;
+
+export interface NewApiKey extends KeyPolicies {
   readonly name: string;
   readonly enabled?: boolean;
   readonly permissions?: readonly string[];
@@ -33,11 +55,28 @@ export interface NewApiKey {
   readonly expiresAt?: string;
 }
 
-export interface ApiKeyUpdate {
+/** Each of these left out: kept; null: removed; a value: set. */
+export type PolicyUpdate = { readonly [F in keyof KeyPolicies]?: KeyPolicies[F] | null };
+
+export interface ApiKeyUpdate extends PolicyUpdate {
   readonly enabled: boolean;
   readonly permissions?: readonly string[];
   /** Left out: kept; null: removed; an instant in the future: set. */
   readonly expiresAt?: string | null;
+}
+
+/** Which keys a list holds: all, or one owner's. */
+export interface KeyFilter {
+  readonly owner?: string;
+}
+
+/** A key that passed verification, and what its policies say after this use. */
+export interface VerifiedKey {
+  readonly key: ApiKey;
+  /** The rate-limit window after this verification, for a key with a limit. */
+  readonly rateLimit?: RateLimitState;
+  /** Credits left after this verification's spend, for a key with credits. */
+  readonly creditsRemaining?: number;
 }
 
 export interface Rotation {
@@ -51,6 +90,8 @@ export interface ApiKeyView {
   readonly lastUsedAt?: string;
   /** Until when the token a rotation replaced still works, while it does. */
   readonly previousTokenExpiresAt?: string;
+  /** What is left of the key's credits now (the key stores them as granted). */
+  readonly creditsRemaining?: number;
 }
 
 /** A key just created or rotated, with the only copy of its plaintext token. */
@@ -88,26 +129,36 @@ export class ApiKeysService {
     private readonly repository: ApiKeysRepository,
     private readonly clock: Clock,
     private readonly usage: UsageBuffer,
+    private readonly rateLimiter: KeyRateLimiter,
+    private readonly credits: CreditLedger,
   ) {}
 
-  async list(tenantId: string): Promise<ApiKeyView[]> {
-    const keys = await this.repository.list(tenantId);
-    const lastUsed = await this.usage.lastUsed(tenantId, keys);
-    return keys.map((key) => this.view(key, lastUsed.get(key.name)));
+  async list(tenantId: string, filter: KeyFilter = {}): Promise<ApiKeyView[]> {
+    const all = await this.repository.list(tenantId);
+    const keys = filter.owner === undefined ? all : all.filter((k) => k.owner === filter.owner);
+    return this.views(tenantId, keys);
   }
 
   async get(tenantId: string, name: string): Promise<ApiKeyView> {
     const key = isKeyName(name) ? await this.repository.findByName(tenantId, name) : undefined;
     if (!key) throw keyNotFound(tenantId, name);
-    return this.view(key, (await this.usage.lastUsed(tenantId, [key])).get(key.name));
+    return (await this.views(tenantId, [key]))[0];
   }
 
   /**
-   * The key `token` authenticates in the tenant, its use recorded; or KeyRefusedError saying
-   * why not (`NOT_FOUND` also for a tenant that does not exist, or a token of the current shape
-   * whose checksum fails, refused before any lookup).
+   * The check every presented API key goes through, in this order: the key exists, is enabled
+   * and has not expired (a token a rotation replaced counts within its grace); the client's
+   * address is allowed; the key grants the scopes; it is within its rate limit; it has the
+   * credits, which are then spent. Its use is recorded. Otherwise KeyRefusedError says why
+   * (`NOT_FOUND` also for a tenant that does not exist, or a token of the current shape whose
+   * checksum fails, refused before any lookup). A refused verification spends no credit, and
+   * one refused before the rate limit is not counted by it.
    */
-  async verify(tenantId: string, token: string): Promise<ApiKey> {
+  async verify(
+    tenantId: string,
+    token: string,
+    presented: Presentation = {},
+  ): Promise<VerifiedKey> {
     if (!isTenantId(tenantId) || !hasValidChecksum(token)) throw new KeyRefusedError('NOT_FOUND');
     const hash = hashToken(token);
     let key: ApiKey | undefined;
@@ -117,10 +168,25 @@ export class ApiKeysService {
       if (error instanceof TenantNotFoundError) throw new KeyRefusedError('NOT_FOUND');
       throw error;
     }
-    const refusal = refusalOf(key, hash, this.clock.now());
-    if (refusal || !key) throw new KeyRefusedError(refusal ?? 'NOT_FOUND');
+    const refusal = firstRefusal(key, hash, this.clock.now(), presented);
+    if (refusal || !key) {
+      throw new KeyRefusedError(refusal?.code ?? 'NOT_FOUND', { missing: refusal?.missing });
+    }
+    const limited = await this.rateLimiter.take(tenantId, key);
+    if (limited && !limited.allowed) {
+      throw new KeyRefusedError('RATE_LIMITED', { rateLimit: limited.state });
+    }
+    const grant = grantOf(key);
+    const spent = grant && (await this.credits.spend(tenantId, grant, presented.cost ?? 1));
+    if (spent && !spent.granted) {
+      throw new KeyRefusedError('USAGE_EXCEEDED', { rateLimit: limited?.state });
+    }
     this.usage.record(tenantId, key);
-    return key;
+    return {
+      key,
+      ...(limited && { rateLimit: limited.state }),
+      ...(spent && { creditsRemaining: spent.remaining }),
+    };
   }
 
   async create(tenantId: string, request: NewApiKey, caller: Caller): Promise<IssuedApiKey> {
@@ -130,22 +196,26 @@ export class ApiKeysService {
     if (request.expiresAt !== undefined) assertFuture(request.expiresAt, now);
     const { token, hash, hint } = minted();
     const stamp = new Date(now).toISOString();
-    const key: ApiKey = {
-      name: request.name,
-      enabled: request.enabled ?? true,
-      permissions,
-      hash,
-      createdAt: stamp,
-      updatedAt: stamp,
-      ...(request.expiresAt !== undefined && { expiresAt: normalized(request.expiresAt) }),
-      hint,
-    };
+    const key: ApiKey = withPolicies(
+      {
+        name: request.name,
+        enabled: request.enabled ?? true,
+        permissions,
+        hash,
+        createdAt: stamp,
+        updatedAt: stamp,
+        ...(request.expiresAt !== undefined && { expiresAt: normalized(request.expiresAt) }),
+        hint,
+      },
+      request,
+    );
     await this.repository.change(tenantId, key.name, (current) => {
       if (current) throw new ConflictException(`an API key named "${key.name}" already exists`);
       return { key, event: auditEvent(caller, 'create', undefined, key), result: key };
     });
     this.usage.forget(tenantId, key.name);
-    return { view: this.view(key), token };
+    await this.grantCredits(tenantId, key);
+    return { view: (await this.views(tenantId, [key]))[0], token };
   }
 
   /** Replaces `enabled`, and `permissions` and `expiresAt` when given; with `ifMatch`, only if the key still matches. */
@@ -173,9 +243,12 @@ export class ApiKeysService {
       };
       if (request.expiresAt === null) delete next.expiresAt;
       else if (request.expiresAt !== undefined) next.expiresAt = normalized(request.expiresAt);
-      return { key: next, event: auditEvent(caller, 'update', current, next), result: next };
+      const key = withPolicies(next, request);
+      return { key, event: auditEvent(caller, 'update', current, key), result: key };
     });
-    return this.view(updated, (await this.usage.lastUsed(tenantId, [updated])).get(name));
+    // Credits given in the update are granted now, even the same number as before.
+    if (request.credits !== undefined) await this.grantCredits(tenantId, updated);
+    return (await this.views(tenantId, [updated]))[0];
   }
 
   /**
@@ -217,13 +290,34 @@ export class ApiKeysService {
       };
       return { key: next, event, result: next };
     });
-    const lastUsed = (await this.usage.lastUsed(tenantId, [rotated])).get(name);
-    return { view: this.view(rotated, lastUsed), token };
+    return { view: (await this.views(tenantId, [rotated]))[0], token };
   }
 
-  /** The tenant's keys and other sections as a security.yml text. */
+  /** The tenant's keys and other sections as a security.yml text, as stored. */
   exportText(tenantId: string): Promise<string> {
     return this.repository.exportText(tenantId);
+  }
+
+  /**
+   * The tenant's keys as a security.yml to take elsewhere (`keys export`): as stored, except
+   * that each key's credits are what is left of them now, not what was granted, so an import
+   * does not hand out again what was spent. Text without credits is returned as it is.
+   */
+  async exportKeys(tenantId: string): Promise<string> {
+    const text = await this.repository.exportText(tenantId);
+    const document = parseSecurityFile(text);
+    const grants = document.entries
+      .map((entry) => grantOf(entry.key))
+      .filter((g) => g !== undefined);
+    if (grants.length === 0) return text;
+    const balances = await this.credits.balances(tenantId, grants);
+    const entries = document.entries.map((entry) => {
+      const { credits } = entry.key;
+      const remaining = balances.get(entry.key.name);
+      if (!credits || remaining === undefined || remaining === credits.remaining) return entry;
+      return toStoredEntry({ ...entry.key, credits: { ...credits, remaining } }, entry.raw);
+    });
+    return renderSecurityFile({ ...document, entries });
   }
 
   /**
@@ -297,16 +391,50 @@ export class ApiKeysService {
       return { key: null, event: auditEvent(caller, 'delete', current, undefined), result: null };
     });
     this.usage.forget(tenantId, name);
+    await this.credits.forget(tenantId, name);
   }
 
-  private view(key: ApiKey, lastUsedAt?: string): ApiKeyView {
-    const previousTokenExpiresAt = previousTokenValidUntil(key, this.clock.now());
-    return {
-      key,
-      ...(lastUsedAt !== undefined && { lastUsedAt }),
-      ...(previousTokenExpiresAt !== undefined && { previousTokenExpiresAt }),
-    };
+  /**
+   * Starts the key's credits afresh, or, when it has none, drops what the ledger held: what the
+   * admin API sets counts from the moment it is answered, on every replica.
+   */
+  private async grantCredits(tenantId: string, key: ApiKey): Promise<void> {
+    const grant = grantOf(key);
+    if (grant) await this.credits.reset(tenantId, grant);
+    else await this.credits.forget(tenantId, key.name);
   }
+
+  /** The keys as callers see them: when each was last used, its grace period, its credits left. */
+  private async views(tenantId: string, keys: readonly ApiKey[]): Promise<ApiKeyView[]> {
+    const grants = keys.map(grantOf).filter((grant) => grant !== undefined);
+    const [lastUsed, balances] = await Promise.all([
+      this.usage.lastUsed(tenantId, keys),
+      this.credits.balances(tenantId, grants),
+    ]);
+    const now = this.clock.now();
+    return keys.map((key) => {
+      const lastUsedAt = lastUsed.get(key.name);
+      const previousTokenExpiresAt = previousTokenValidUntil(key, now);
+      const creditsRemaining = balances.get(key.name);
+      return {
+        key,
+        ...(lastUsedAt !== undefined && { lastUsedAt }),
+        ...(previousTokenExpiresAt !== undefined && { previousTokenExpiresAt }),
+        ...(creditsRemaining !== undefined && { creditsRemaining }),
+      };
+    });
+  }
+}
+
+/** `key` with the policy fields `update` sets (left out: kept; null: removed). */
+function withPolicies(key: ApiKey, update: PolicyUpdate): ApiKey {
+  const next: Record<string, unknown> = { ...key };
+  for (const field of POLICY_FIELDS) {
+    const value = update[field];
+    if (value === null) delete next[field];
+    else if (value !== undefined) next[field] = value;
+  }
+  return next as unknown as ApiKey;
 }
 
 /** An instant as the service stores it: UTC, milliseconds, `Z`. */
@@ -365,7 +493,7 @@ function auditEvent(
   after: ApiKey | undefined,
 ): AuditEvent {
   const changes: Record<string, { from: FieldValue; to: FieldValue }> = {};
-  for (const field of ['enabled', 'permissions', 'expiresAt'] as const) {
+  for (const field of ['enabled', 'permissions', 'expiresAt', ...POLICY_FIELDS] as const) {
     const from = before?.[field] ?? null;
     const to = after?.[field] ?? null;
     if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };

@@ -1,7 +1,7 @@
 import { type ApiKey, previousTokenValidUntil } from '../storage/api-key.record';
 
 /** Why a presented token does not authenticate, as gateways and problem bodies name it. */
-export type Refusal = 'NOT_FOUND' | 'DISABLED' | 'EXPIRED';
+export type TokenRefusal = 'NOT_FOUND' | 'DISABLED' | 'EXPIRED';
 
 /** Whether the key has expired at `now`: from its `expiresAt` instant on, it authenticates nowhere. */
 export function hasExpired(key: ApiKey, now: number): boolean {
@@ -14,7 +14,11 @@ export function hasExpired(key: ApiKey, now: number): boolean {
  * its grace period lasts (then with the same permissions and enabled state); an enabled key;
  * one that has not expired. Returns why not, or undefined when it does.
  */
-export function refusalOf(key: ApiKey | undefined, hash: string, now: number): Refusal | undefined {
+export function refusalOf(
+  key: ApiKey | undefined,
+  hash: string,
+  now: number,
+): TokenRefusal | undefined {
   if (!key) return 'NOT_FOUND';
   const current = key.hash === hash;
   if (!current && !(key.previousHash === hash && previousTokenValidUntil(key, now))) {
@@ -28,13 +32,4 @@ export function refusalOf(key: ApiKey | undefined, hash: string, now: number): R
 /** What people see to tell keys apart: the token's first 8 characters, `...`, its last 4. */
 export function hintOf(token: string): string {
   return `${token.slice(0, 8)}...${token.slice(-4)}`;
-}
-
-/** A presented API key that does not authenticate, and why (as gateways and problem bodies name it). */
-export class KeyRefusedError extends Error {
-  constructor(readonly code: Refusal) {
-    super(
-      code === 'EXPIRED' ? 'the API key has expired' : 'the API key is not valid for this tenant',
-    );
-  }
 }

@@ -16,7 +16,7 @@ import {
   InvalidCredentialsError,
 } from './credential-strategy';
 import { mayAdminister } from './principal';
-import { Public } from './scopes.decorator';
+import { Public, Scopes } from './scopes.decorator';
 
 /**
  * Establishes who is calling, before any body is validated: exactly one credential, checked by
@@ -31,9 +31,8 @@ export class AuthenticationGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (this.reflector.getAllAndOverride(Public, [context.getHandler(), context.getClass()])) {
-      return true;
-    }
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride(Public, targets)) return true;
     const request = context.switchToHttp().getRequest<Request>();
     const offered = this.strategies.filter((strategy) => strategy.presentIn(request));
     if (offered.length > 1) {
@@ -55,7 +54,12 @@ export class AuthenticationGuard implements CanActivate {
     try {
       request.principal = await this.failures.check(
         client,
-        () => offered[0].authenticate(request, tenantId),
+        () =>
+          offered[0].authenticate(
+            request,
+            tenantId,
+            this.reflector.getAllAndOverride(Scopes, targets) ?? [],
+          ),
         (error) => error instanceof InvalidCredentialsError,
       );
     } catch (error) {

@@ -18,8 +18,11 @@ export interface CredentialStrategy {
   readonly challenge: string;
   /** Whether the request carries this kind of credential (valid or not). */
   presentIn(request: Request): boolean;
-  /** The caller, or InvalidCredentialsError. */
-  authenticate(request: Request, tenantId: string): Promise<Principal>;
+  /**
+   * The caller, or InvalidCredentialsError. `scopes` are those the route requires, for a
+   * credential whose own checks come after its scopes (an API key's rate limit and credits).
+   */
+  authenticate(request: Request, tenantId: string, scopes: readonly string[]): Promise<Principal>;
 }
 
 /** Injection token for the list of strategies, in the order their challenges are announced. */

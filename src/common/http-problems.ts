@@ -11,7 +11,16 @@ export interface WithHeaders {
 }
 
 /** Why a credential was refused, in a form a program can act on: the problem body's `code`. */
-export type ProblemCode = 'NOT_FOUND' | 'DISABLED' | 'EXPIRED' | 'INSUFFICIENT_PERMISSIONS';
+export const PROBLEM_CODES = [
+  'NOT_FOUND',
+  'DISABLED',
+  'EXPIRED',
+  'IP_NOT_ALLOWED',
+  'INSUFFICIENT_PERMISSIONS',
+  'RATE_LIMITED',
+  'USAGE_EXCEEDED',
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 /** The `code` an HTTP exception carries for its problem body, if any. */
 export function codeOf(exception: HttpException): ProblemCode | undefined {
@@ -66,5 +75,17 @@ export class TooManyFailuresException extends HttpException implements WithHeade
       HttpStatus.TOO_MANY_REQUESTS,
     );
     this.headers = { 'Retry-After': String(retryAfterSeconds) };
+  }
+}
+
+/** Any other refusal a program can act on: a status, its `code`, and the headers it carries. */
+export class ProblemException extends HttpException implements WithHeaders {
+  constructor(
+    status: HttpStatus,
+    detail: string,
+    readonly problemCode: ProblemCode,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(detail, status);
   }
 }

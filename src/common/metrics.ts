@@ -1,10 +1,10 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProblemCode } from './http-problems';
 
-/** Why a verification ended as it did: `valid`, a refusal code, or `THROTTLED` (429). */
-export type VerificationOutcome =
-  'valid' | 'NOT_FOUND' | 'DISABLED' | 'EXPIRED' | 'INSUFFICIENT_PERMISSIONS' | 'THROTTLED';
+/** Why a verification ended as it did: `valid`, a refusal code, or `THROTTLED` (429 for failures). */
+export type VerificationOutcome = 'valid' | ProblemCode | 'THROTTLED';
 
 /**
  * The service's Prometheus metrics, in a registry of its own (one per application, so two in

@@ -15,7 +15,30 @@ export interface ApiKey {
   /** The hash of the token a rotation replaced, valid until `previousHashExpiresAt`. */
   readonly previousHash?: string;
   readonly previousHashExpiresAt?: string;
+  /** The tenant's own customer or user the key belongs to (same characters as a name). */
+  readonly owner?: string;
+  /** At most `limit` verifications per `periodSeconds`. */
+  readonly rateLimit?: RateLimit;
+  /** Uses granted: `remaining` as granted (spending is kept beside the keys), and its refill. */
+  readonly credits?: Credits;
+  /** Addresses and CIDR ranges the key may be presented from; absent or empty: any. */
+  readonly allowedIps?: readonly string[];
+  /** Free JSON for the platform, handed to the protected API with each verification. */
+  readonly meta?: KeyMeta;
 }
+
+export interface RateLimit {
+  readonly limit: number;
+  readonly periodSeconds: number;
+}
+
+export interface Credits {
+  readonly remaining: number;
+  /** Once per `intervalSeconds`, `remaining` is set back to `amount`. */
+  readonly refill?: { readonly amount: number; readonly intervalSeconds: number };
+}
+
+export type KeyMeta = Readonly<Record<string, unknown>>;
 
 /** The optional fields of an entry, in the order the service writes them. */
 export const OPTIONAL_KEY_FIELDS = [
@@ -25,6 +48,11 @@ export const OPTIONAL_KEY_FIELDS = [
   'hint',
   'previousHash',
   'previousHashExpiresAt',
+  'owner',
+  'rateLimit',
+  'credits',
+  'allowedIps',
+  'meta',
 ] as const;
 
 /** A tenant folder name: 1–64 of `[A-Za-z0-9._-]`, not starting with a dot. */

@@ -1,5 +1,5 @@
-/** A public field's value in the audit trail; null where the key did not exist. */
-export type FieldValue = boolean | string | readonly string[] | null;
+/** A public field's value in the audit trail (JSON); null where the key did not exist. */
+export type FieldValue = boolean | string | number | readonly string[] | object | null;
 
 /** A change a caller made, as the change itself describes it. */
 export interface AuditEvent {

@@ -2,15 +2,20 @@ import { type DynamicModule, Global, Module, type Provider } from '@nestjs/commo
 import type { StorageBackend } from '../config/storage.config';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AuditTrail } from './audit-trail';
+import { CreditLedger } from './credit-ledger';
+import { InProcessRateLimits, RateLimitStore } from './rate-limit.store';
 import { KeyCache } from './postgres/key-cache';
 import { PostgresApiKeysRepository } from './postgres/postgres-api-keys.repository';
 import { PostgresAuditTrail } from './postgres/postgres-audit-trail';
+import { PostgresCreditLedger } from './postgres/postgres-credit-ledger';
+import { PostgresRateLimits } from './postgres/postgres-rate-limits';
 import { PostgresDatabase } from './postgres/postgres-database';
 import { PostgresUsageStore } from './postgres/postgres-usage.store';
 import { UsageStore } from './usage.store';
 import { SecurityFileParser } from './yaml/security-file-parser';
 import { YamlApiKeysRepository } from './yaml/yaml-api-keys.repository';
 import { YamlAuditTrail } from './yaml/yaml-audit-trail';
+import { YamlCreditLedger } from './yaml/yaml-credit-ledger';
 import { YamlUsageStore } from './yaml/yaml-usage.store';
 
 /** Each backend's binding of the ports: one folder per adapter, one line per port. */
@@ -20,6 +25,9 @@ const BINDINGS: Record<StorageBackend, Provider[]> = {
     { provide: ApiKeysRepository, useClass: YamlApiKeysRepository },
     { provide: AuditTrail, useClass: YamlAuditTrail },
     { provide: UsageStore, useClass: YamlUsageStore },
+    { provide: CreditLedger, useClass: YamlCreditLedger },
+    // Each process counts on its own: the files have no shared counter cheap enough to ask.
+    { provide: RateLimitStore, useClass: InProcessRateLimits },
   ],
   postgres: [
     PostgresDatabase,
@@ -27,10 +35,12 @@ const BINDINGS: Record<StorageBackend, Provider[]> = {
     { provide: ApiKeysRepository, useClass: PostgresApiKeysRepository },
     { provide: AuditTrail, useClass: PostgresAuditTrail },
     { provide: UsageStore, useClass: PostgresUsageStore },
+    { provide: CreditLedger, useClass: PostgresCreditLedger },
+    { provide: RateLimitStore, useClass: PostgresRateLimits },
   ],
 };
 
-/** Where keys, their audit trail and their last uses are kept, as STORAGE chooses. */
+/** Where keys, their audit trail, last uses, credits and rate counts are kept, as STORAGE chooses. */
 @Global()
 @Module({})
 export class StorageModule {
@@ -38,7 +48,7 @@ export class StorageModule {
     return {
       module: StorageModule,
       providers: BINDINGS[backend],
-      exports: [ApiKeysRepository, AuditTrail, UsageStore],
+      exports: [ApiKeysRepository, AuditTrail, UsageStore, CreditLedger, RateLimitStore],
     };
   }
 }

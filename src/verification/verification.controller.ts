@@ -18,7 +18,9 @@ import { presentedToken } from '../api-keys/api-key.strategy';
 import { API_KEY_SCHEME, Public } from '../auth/scopes.decorator';
 import { ProblemDto } from '../common/problem.dto';
 import { ValidationProblemException } from '../common/validation.pipe';
-import { TENANT_ID_PATTERN } from '../storage/api-key.record';
+import { rateLimitHeaders } from '../api-keys/key-rate-limiter';
+import { type ApiKey, TENANT_ID_PATTERN } from '../storage/api-key.record';
+import { MAX_CREDITS } from '../storage/key-policies';
 import { requiredScopes } from './required-scopes';
 import { toVerificationDto, VerificationDto } from './verification.dto';
 import { VerificationService } from './verification.service';
@@ -45,6 +47,29 @@ function tenantOf(request: Request): string {
     ]);
   }
   return tenant;
+}
+
+/** Credits a verification spends, from `?cost=`: 1 when left out, 0 to check without spending. */
+function costOf(query: unknown): number {
+  if (query === undefined) return 1;
+  if (typeof query !== 'string' || !/^\d{1,16}$/.test(query) || Number(query) > MAX_CREDITS) {
+    throw new ValidationProblemException([
+      { field: 'cost', message: `cost must be an integer from 0 to ${MAX_CREDITS}` },
+    ]);
+  }
+  return Number(query);
+}
+
+const encodedMetas = new WeakMap<ApiKey, string>();
+
+/** The key's meta as X-Auth-Meta carries it: base64url of its JSON, encoded once per key. */
+function encodedMeta(key: ApiKey): string {
+  let encoded = encodedMetas.get(key);
+  if (encoded === undefined) {
+    encoded = Buffer.from(JSON.stringify(key.meta)).toString('base64url');
+    encodedMetas.set(key, encoded);
+  }
+  return encoded;
 }
 
 /**
@@ -131,17 +156,25 @@ export class VerificationController {
         { field: 'scope', message: 'each scope may only contain letters, digits and ._:*-' },
       ]);
     }
-    const key = await this.verification.verify({
+    const verified = await this.verification.verify({
       tenantId,
       token: presentedToken(request),
       scopes,
       // The address Express derives, honouring X-Forwarded-For only as TRUST_PROXY allows.
       client: request.ip ?? 'unknown',
+      cost: costOf(request.query.cost),
     });
+    const { key, rateLimit, creditsRemaining } = verified;
     response.setHeader('Cache-Control', 'no-store');
     response.setHeader('X-Auth-Tenant', tenantId);
     response.setHeader('X-Auth-Key', key.name);
     response.setHeader('X-Auth-Permissions', key.permissions.join(' '));
-    return toVerificationDto(tenantId, key);
+    if (key.owner !== undefined) response.setHeader('X-Auth-Owner', key.owner);
+    if (key.meta !== undefined) response.setHeader('X-Auth-Meta', encodedMeta(key));
+    if (creditsRemaining !== undefined) {
+      response.setHeader('X-Auth-Credits-Remaining', String(creditsRemaining));
+    }
+    if (rateLimit) response.set(rateLimitHeaders(rateLimit));
+    return toVerificationDto(tenantId, verified);
   }
 }

@@ -1,32 +1,29 @@
 import { HttpException, Injectable } from '@nestjs/common';
 import { AuthFailureLimiter } from '../auth/auth-failure-limiter';
-import { uncovered } from '../auth/scope-matching';
 import {
   AuthenticationRequiredException,
   codeOf,
-  InsufficientScopeException,
   TooManyFailuresException,
 } from '../common/http-problems';
 import { Metrics, type VerificationOutcome } from '../common/metrics';
 import { API_KEY_CHALLENGE } from '../api-keys/api-key.strategy';
-import { ApiKeysService } from '../api-keys/api-keys.service';
-import { KeyRefusedError } from '../api-keys/key-lifecycle';
-import type { ApiKey } from '../storage/api-key.record';
+import { ApiKeysService, type VerifiedKey } from '../api-keys/api-keys.service';
+import { KeyRefusedError, type Presentation, refusalException } from '../api-keys/key-checks';
 
 /** What a gateway asks: may this token, presented by this client, call for these scopes? */
-export interface VerificationRequest {
+export interface VerificationRequest extends Presentation {
   readonly tenantId: string;
   /** The presented token; undefined when none (or none of sane length) was sent. */
   readonly token: string | undefined;
   readonly scopes: readonly string[];
-  /** The client address failures are counted against. */
+  /** The client address: failures are counted against it, and a key may allow only some. */
   readonly client: string;
 }
 
 /**
- * The gateway check: the same authentication as the admin API (ApiKeysService.verify: enabled,
- * not expired, grace periods, last use recorded), under the same failed-authentication limit
- * per client, then the required scopes under the same permission rule.
+ * The gateway check: the same check as the admin API's (ApiKeysService.verify: enabled, not
+ * expired, grace periods, the address, the scopes under the same permission rule, the rate
+ * limit, the credits, last use recorded), under the same failed-authentication limit per client.
  */
 @Injectable()
 export class VerificationService {
@@ -36,12 +33,16 @@ export class VerificationService {
     private readonly metrics: Metrics,
   ) {}
 
-  /** The key, or 401 with the refusal's code, 403 INSUFFICIENT_PERMISSIONS, 429; each counted. */
-  async verify(request: VerificationRequest): Promise<ApiKey> {
+  /**
+   * The key that passed, or 401 with the refusal's code, 403 (IP_NOT_ALLOWED,
+   * INSUFFICIENT_PERMISSIONS), 429 (RATE_LIMITED, USAGE_EXCEEDED, or too many failures); each
+   * counted by outcome.
+   */
+  async verify(request: VerificationRequest): Promise<VerifiedKey> {
     try {
-      const key = await this.check(request);
+      const verified = await this.check(request);
       this.metrics.verifications.inc({ outcome: 'valid' });
-      return key;
+      return verified;
     } catch (error) {
       const outcome: VerificationOutcome | undefined =
         error instanceof TooManyFailuresException
@@ -54,7 +55,8 @@ export class VerificationService {
     }
   }
 
-  private async check({ tenantId, token, scopes, client }: VerificationRequest): Promise<ApiKey> {
+  private async check(request: VerificationRequest): Promise<VerifiedKey> {
+    const { tenantId, token, client } = request;
     if (token === undefined) {
       this.failures.assertNotBlocked(client);
       throw new AuthenticationRequiredException(
@@ -63,25 +65,16 @@ export class VerificationService {
         'NOT_FOUND',
       );
     }
-    let key: ApiKey;
     try {
-      key = await this.failures.check(
+      return await this.failures.check(
         client,
-        () => this.apiKeys.verify(tenantId, token),
-        (error) => error instanceof KeyRefusedError,
+        () => this.apiKeys.verify(tenantId, token, request),
+        (error) => error instanceof KeyRefusedError && error.failedAuthentication,
       );
     } catch (error) {
       if (!(error instanceof KeyRefusedError)) throw error;
+      if (!error.failedAuthentication) throw refusalException(error);
       throw new AuthenticationRequiredException(error.message, [API_KEY_CHALLENGE], error.code);
     }
-    const missing = uncovered(key.permissions, scopes);
-    if (missing.length > 0) {
-      throw new InsufficientScopeException(
-        missing,
-        false,
-        `the API key does not grant the scope ${missing.join(' ')}`,
-      );
-    }
-    return key;
   }
 }

@@ -1,6 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { KEY_NAME_PATTERN, PERMISSION_PATTERN } from '../../storage/api-key.record';
 import type { ApiKeyView } from '../api-keys.service';
+import {
+  ALLOWED_IPS_SCHEMA,
+  CreditsDto,
+  META_SCHEMA,
+  OWNER_SCHEMA,
+  RateLimitDto,
+} from './key-policies.dto';
 
 export const KEY_NAME_SCHEMA = {
   description: 'Key name. Only alphanumeric characters, hyphens, underscores and dots are allowed.',
@@ -62,6 +69,24 @@ export class ApiKeyDto {
     example: '2026-12-01T00:00:00.000Z',
   })
   previousTokenExpiresAt?: string;
+
+  @ApiPropertyOptional(OWNER_SCHEMA)
+  owner?: string;
+
+  @ApiPropertyOptional({ type: RateLimitDto })
+  rateLimit?: RateLimitDto;
+
+  @ApiPropertyOptional({
+    type: CreditsDto,
+    description: 'The credits left now (spent by verifications), and the refill.',
+  })
+  credits?: CreditsDto;
+
+  @ApiPropertyOptional(ALLOWED_IPS_SCHEMA)
+  allowedIps?: string[];
+
+  @ApiPropertyOptional(META_SCHEMA)
+  meta?: Record<string, unknown>;
 }
 
 /** A newly created key: its definition and the plaintext token, returned this once only. */
@@ -74,7 +99,12 @@ export class CreatedApiKeyDto extends ApiKeyDto {
 }
 
 /** Copies the public fields of a key; no hash is ever copied, so none can leak. */
-export function toApiKeyDto({ key, lastUsedAt, previousTokenExpiresAt }: ApiKeyView): ApiKeyDto {
+export function toApiKeyDto({
+  key,
+  lastUsedAt,
+  previousTokenExpiresAt,
+  creditsRemaining,
+}: ApiKeyView): ApiKeyDto {
   const dto: ApiKeyDto = {
     name: key.name,
     enabled: key.enabled,
@@ -86,5 +116,18 @@ export function toApiKeyDto({ key, lastUsedAt, previousTokenExpiresAt }: ApiKeyV
   if (key.hint !== undefined) dto.hint = key.hint;
   if (lastUsedAt !== undefined) dto.lastUsedAt = lastUsedAt;
   if (previousTokenExpiresAt !== undefined) dto.previousTokenExpiresAt = previousTokenExpiresAt;
+  if (key.owner !== undefined) dto.owner = key.owner;
+  if (key.rateLimit) {
+    dto.rateLimit = { limit: key.rateLimit.limit, periodSeconds: key.rateLimit.periodSeconds };
+  }
+  if (key.credits) {
+    const { refill } = key.credits;
+    dto.credits = {
+      remaining: creditsRemaining ?? key.credits.remaining,
+      ...(refill && { refill: { amount: refill.amount, intervalSeconds: refill.intervalSeconds } }),
+    };
+  }
+  if (key.allowedIps) dto.allowedIps = [...key.allowedIps];
+  if (key.meta) dto.meta = key.meta;
   return dto;
 }

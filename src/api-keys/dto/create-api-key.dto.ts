@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import { KEY_NAME_SCHEMA, PERMISSIONS_SCHEMA } from './api-key.dto';
+import { type CreditsDto, PolicyField, type RateLimitDto } from './key-policies.dto';
 import { IsInstant, IsKeyName, IsOmittable, IsPermissionList } from './validation';
 
 /** Request body to create an API key. */
@@ -35,4 +36,19 @@ export class CreateApiKeyDto {
   @IsOmittable()
   @IsInstant()
   expiresAt?: string;
+
+  @PolicyField('owner')
+  owner?: string;
+
+  @PolicyField('rateLimit')
+  rateLimit?: RateLimitDto;
+
+  @PolicyField('credits')
+  credits?: CreditsDto;
+
+  @PolicyField('allowedIps')
+  allowedIps?: string[];
+
+  @PolicyField('meta')
+  meta?: Record<string, unknown>;
 }

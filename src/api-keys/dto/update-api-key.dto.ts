@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean } from 'class-validator';
 import { PERMISSIONS_SCHEMA } from './api-key.dto';
+import { type CreditsDto, PolicyField, type RateLimitDto } from './key-policies.dto';
 import { IsInstant, IsOmittable, IsOmittableOrNull, IsPermissionList } from './validation';
 
 /** Request body to update an API key. */
@@ -29,4 +30,19 @@ export class UpdateApiKeyDto {
   @IsOmittableOrNull()
   @IsInstant()
   expiresAt?: string | null;
+
+  @PolicyField('owner', { removable: true })
+  owner?: string | null;
+
+  @PolicyField('rateLimit', { removable: true })
+  rateLimit?: RateLimitDto | null;
+
+  @PolicyField('credits', { removable: true })
+  credits?: CreditsDto | null;
+
+  @PolicyField('allowedIps', { removable: true })
+  allowedIps?: string[] | null;
+
+  @PolicyField('meta', { removable: true })
+  meta?: Record<string, unknown> | null;
 }

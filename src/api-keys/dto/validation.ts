@@ -6,6 +6,7 @@ import {
   IsString,
   Length,
   Matches,
+  ValidateBy,
   ValidateIf,
 } from 'class-validator';
 import {
@@ -58,4 +59,20 @@ export function IsPermissionList(): PropertyDecorator {
       message: 'each of $property must be 1 to 128 characters of letters, digits and . _ : * -',
     }),
   );
+}
+
+/**
+ * Held to a policy field's check (storage/key-policies.ts), the same one the security.yml
+ * parser applies, whose message names the field and the part of it that is wrong.
+ */
+export function SatisfiesPolicy(
+  check: (value: unknown, field: string) => string | undefined,
+): PropertyDecorator {
+  return ValidateBy({
+    name: 'keyPolicy',
+    validator: {
+      validate: (value, args) => check(value, args?.property ?? '') === undefined,
+      defaultMessage: (args) => (args && check(args.value, args.property)) ?? 'invalid value',
+    },
+  });
 }

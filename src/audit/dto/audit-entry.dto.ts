@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { CreditsDto, RateLimitDto } from '../../api-keys/dto/key-policies.dto';
 import type { AuditEntry } from '../../storage/audit-entry';
 
 /** `enabled` before and after; null where the key did not exist. */
@@ -42,6 +43,61 @@ export class TokenChangeDto {
   to!: 'new';
 }
 
+/** `owner` before and after; null where there was none. */
+export class OwnerChangeDto {
+  @ApiProperty({ type: 'string', nullable: true, example: null })
+  from!: string | null;
+
+  @ApiProperty({ type: 'string', nullable: true, example: 'customer-42' })
+  to!: string | null;
+}
+
+/** `rateLimit` before and after; null where there was none. */
+export class RateLimitChangeDto {
+  @ApiProperty({ type: RateLimitDto, nullable: true })
+  from!: RateLimitDto | null;
+
+  @ApiProperty({ type: RateLimitDto, nullable: true })
+  to!: RateLimitDto | null;
+}
+
+/** `credits` as granted before and after (not what was spent of them); null where there were none. */
+export class CreditsChangeDto {
+  @ApiProperty({ type: CreditsDto, nullable: true })
+  from!: CreditsDto | null;
+
+  @ApiProperty({ type: CreditsDto, nullable: true })
+  to!: CreditsDto | null;
+}
+
+/** `allowedIps` before and after; null where there were none. */
+export class AllowedIpsChangeDto {
+  @ApiProperty({ type: 'array', items: { type: 'string' }, nullable: true, example: null })
+  from!: string[] | null;
+
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'string' },
+    nullable: true,
+    example: ['10.0.0.0/8'],
+  })
+  to!: string[] | null;
+}
+
+/** `meta` before and after; null where there was none. */
+export class MetaChangeDto {
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, example: null })
+  from!: Record<string, unknown> | null;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    example: { plan: 'pro' },
+  })
+  to!: Record<string, unknown> | null;
+}
+
 /** The public fields a change touched, each as `{ from, to }`. */
 export class AuditChangesDto {
   @ApiPropertyOptional({ type: EnabledChangeDto })
@@ -61,6 +117,21 @@ export class AuditChangesDto {
     description: 'Until when the replaced token keeps working (rotate); null: not at all.',
   })
   previousTokenExpiresAt?: InstantChangeDto;
+
+  @ApiPropertyOptional({ type: OwnerChangeDto })
+  owner?: OwnerChangeDto;
+
+  @ApiPropertyOptional({ type: RateLimitChangeDto })
+  rateLimit?: RateLimitChangeDto;
+
+  @ApiPropertyOptional({ type: CreditsChangeDto })
+  credits?: CreditsChangeDto;
+
+  @ApiPropertyOptional({ type: AllowedIpsChangeDto })
+  allowedIps?: AllowedIpsChangeDto;
+
+  @ApiPropertyOptional({ type: MetaChangeDto })
+  meta?: MetaChangeDto;
 }
 
 /** One line of a tenant's audit trail. It never holds a token or a hash. */

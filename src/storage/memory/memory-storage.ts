@@ -11,6 +11,7 @@ import {
 } from '../audit-chain';
 import type { AuditEntry, AuditEvent } from '../audit-entry';
 import { AuditTrail } from '../audit-trail';
+import { type BalanceChange, BalanceMapLedger, type CreditBalance } from '../credit-ledger';
 import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
@@ -27,6 +28,7 @@ interface MemoryTenant {
   audit: string;
   head: ChainHead;
   usage: Map<string, UsageRecord>;
+  credits: Map<string, CreditBalance>;
   /** Writes to the tenant, one after the other. */
   queue: Promise<unknown>;
 }
@@ -50,6 +52,7 @@ export class MemoryStorage {
       audit: '',
       head: EMPTY_CHAIN,
       usage: new Map(),
+      credits: new Map(),
       queue: Promise.resolve(),
     });
   }
@@ -208,5 +211,24 @@ export class MemoryUsageStore extends UsageStore {
       const tenant = this.storage.tenant(tenantId);
       tenant.usage = mergeUsage(tenant.usage, uses);
     });
+  }
+}
+
+/** The credit ledger over MemoryStorage. */
+@Injectable()
+export class MemoryCreditLedger extends BalanceMapLedger {
+  constructor(private readonly storage: MemoryStorage) {
+    super(storage.clock);
+  }
+
+  protected stored(tenantId: string): Promise<ReadonlyMap<string, CreditBalance>> {
+    return later(() => this.storage.tenant(tenantId).credits);
+  }
+
+  protected update<T>(tenantId: string, change: BalanceChange<T>): Promise<T> {
+    return this.storage.serialized(
+      tenantId,
+      (tenant) => change(tenant.credits, this.clock.now()).result,
+    );
   }
 }

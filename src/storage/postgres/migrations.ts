@@ -59,6 +59,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'key policies: owner, rate limit, credits, allowed addresses, meta',
+    sql: `
+      ALTER TABLE api_keys
+        ADD COLUMN owner text,
+        ADD COLUMN rate_limit jsonb,
+        ADD COLUMN credits jsonb,
+        ADD COLUMN allowed_ips text[],
+        -- json, not jsonb: the platform receives its meta with the fields in its own order
+        ADD COLUMN meta json;
+      CREATE INDEX api_keys_owner ON api_keys (tenant_id, owner) WHERE owner IS NOT NULL;
+      -- Credits spent: the balance of each key's current grant (see storage/credit-ledger.ts).
+      CREATE TABLE api_key_credits (
+        tenant_id text NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        grant_id text NOT NULL,
+        period bigint NOT NULL,
+        remaining bigint NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+      );
+      -- rate-limiter-flexible's RateLimiterPostgres table, in its own layout.
+      CREATE TABLE api_key_rate_limits (
+        key varchar(255) PRIMARY KEY,
+        points integer NOT NULL DEFAULT 0,
+        expire bigint
+      );
+    `,
+  },
 ];
 
 /** Any fixed number: every replica takes this advisory lock to migrate, one at a time. */

@@ -5,9 +5,12 @@ import { Clock } from '../../common/clock';
 import { Metrics } from '../../common/metrics';
 import {
   type ApiKey,
+  type Credits,
   isTenantId,
+  type KeyMeta,
   OPTIONAL_KEY_FIELDS,
   previousTokenValidUntil,
+  type RateLimit,
 } from '../api-key.record';
 import { ApiKeysRepository, type DecideChange } from '../api-keys.repository';
 import { chainLines } from '../audit-chain';
@@ -29,11 +32,20 @@ interface KeyRow {
   hint: string | null;
   previous_hash: string | null;
   previous_hash_expires_at: string | null;
+  owner: string | null;
+  rate_limit: RateLimit | null;
+  credits: Credits | null;
+  allowed_ips: string[] | null;
+  meta: KeyMeta | null;
   extra: Record<string, unknown>;
 }
 
 const KEY_COLUMNS =
-  'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, extra';
+  'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, owner, rate_limit, credits, allowed_ips, meta, extra';
+/** `$2, $3, ...`: the placeholders of KEY_COLUMNS after the tenant's `$1`. */
+const KEY_VALUES = KEY_COLUMNS.split(', ')
+  .map((_column, i) => `$${i + 2}`)
+  .join(', ');
 /** One key to read: by its hash (authentication) or by its name. */
 interface KeyRead {
   readonly tenantId: string;
@@ -62,6 +74,19 @@ function toKey(row: KeyRow): ApiKey {
     key.previousHash = row.previous_hash;
     key.previousHashExpiresAt = row.previous_hash_expires_at;
   }
+  if (row.owner !== null) key.owner = row.owner;
+  if (row.rate_limit !== null) {
+    key.rateLimit = { limit: row.rate_limit.limit, periodSeconds: row.rate_limit.periodSeconds };
+  }
+  if (row.credits !== null) {
+    // jsonb orders an object's fields its own way; a key lists them as the API does.
+    const { remaining, refill } = row.credits;
+    key.credits = refill
+      ? { remaining, refill: { amount: refill.amount, intervalSeconds: refill.intervalSeconds } }
+      : { remaining };
+  }
+  if (row.allowed_ips !== null) key.allowedIps = row.allowed_ips;
+  if (row.meta !== null) key.meta = row.meta;
   return key;
 }
 
@@ -78,6 +103,11 @@ function columnsOf(key: ApiKey, extra: Record<string, unknown> = {}): unknown[] 
     key.hint ?? null,
     key.previousHash ?? null,
     key.previousHashExpiresAt ?? null,
+    key.owner ?? null,
+    key.rateLimit ? JSON.stringify(key.rateLimit) : null,
+    key.credits ? JSON.stringify(key.credits) : null,
+    key.allowedIps ? [...key.allowedIps] : null,
+    key.meta ? JSON.stringify(key.meta) : null,
     JSON.stringify(extra),
   ];
 }
@@ -250,7 +280,7 @@ export class PostgresApiKeysRepository
             ]);
         } else if (row) {
           await client.query(
-            `UPDATE api_keys SET (${KEY_COLUMNS}) = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            `UPDATE api_keys SET (${KEY_COLUMNS}) = (${KEY_VALUES})
               WHERE tenant_id = $1 AND name = $2`,
             [tenantId, ...columnsOf(key, row.extra)],
           );
@@ -345,8 +375,7 @@ export class PostgresApiKeysRepository
     extra: Record<string, unknown> = {},
   ): Promise<void> {
     await client.query(
-      `INSERT INTO api_keys (tenant_id, ${KEY_COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      `INSERT INTO api_keys (tenant_id, ${KEY_COLUMNS}) VALUES ($1, ${KEY_VALUES})`,
       [tenantId, ...columnsOf(key, extra)],
     );
   }

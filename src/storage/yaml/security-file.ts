@@ -25,6 +25,7 @@ import {
   OPTIONAL_KEY_FIELDS,
   PERMISSION_PATTERN,
 } from '../api-key.record';
+import { POLICY_CHECKS } from '../key-policies';
 
 /** Files above this size are refused before parsing. 10,000 keys take about 2.5 MB. */
 export const MAX_SECURITY_FILE_BYTES = 16 * 1024 * 1024;
@@ -224,6 +225,13 @@ function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
       fail('.previousHash needs previousHashExpiresAt, the end of its grace period');
     }
     key.previousHash = previous.toLowerCase();
+  }
+  for (const name of Object.keys(POLICY_CHECKS) as Array<keyof typeof POLICY_CHECKS>) {
+    const value = field(item, name) ?? undefined;
+    if (value === undefined) continue;
+    const problem = POLICY_CHECKS[name](value, name);
+    if (problem) fail(`.${problem}`);
+    (key as Record<string, unknown>)[name] = value;
   }
   return { key, raw: item };
 }
