@@ -53,6 +53,14 @@ describe('nginx auth_request in front of an API, with deploy/nginx/api-gateway.c
   const admin = handKey('admin', ['*']);
   const reader = handKey('reader', ['orders:read']);
   const billing = handKey('billing', ['billing:*']);
+  const META = { plan: 'pro', seats: 5 };
+  const metered = handKey(
+    'metered',
+    ['orders:read'],
+    `    owner: "customer-42"\n    meta: ${JSON.stringify(META)}\n    rateLimit:\n      limit: 2\n      periodSeconds: 300\n`,
+  );
+  const trial = handKey('trial', ['orders:read'], '    credits:\n      remaining: 1\n');
+  const fenced = handKey('fenced', ['orders:read'], '    allowedIps: ["10.0.0.0/8"]\n');
   const call = (token: string | undefined, headers: Record<string, string> = {}) =>
     fetch(`${gateway}/orders/42`, {
       headers: {
@@ -64,7 +72,10 @@ describe('nginx auth_request in front of an API, with deploy/nginx/api-gateway.c
 
   beforeAll(async () => {
     tenants = await TenantsFixture.create();
-    await tenants.addTenant('acme', `apiKeys:\n${admin.yaml}${reader.yaml}${billing.yaml}`);
+    await tenants.addTenant(
+      'acme',
+      `apiKeys:\n${admin.yaml}${reader.yaml}${billing.yaml}${metered.yaml}${trial.yaml}${fenced.yaml}`,
+    );
     service = await ServerProcess.start({
       TENANTS_DIR: tenants.root,
       TRUST_PROXY: 'loopback',
@@ -122,6 +133,44 @@ describe('nginx auth_request in front of an API, with deploy/nginx/api-gateway.c
     expect(received[0]['x-auth-tenant']).toBe('acme');
     expect(received[0]['x-auth-permissions']).toBe('orders:read');
     expect(received[0]['x-api-key']).toBeUndefined();
+  });
+
+  it("hands the upstream the key's owner, meta and credits, never the client's, and the client its RateLimit fields", async () => {
+    received.length = 0;
+    const spoofed = {
+      'X-Auth-Owner': 'evil',
+      'X-Auth-Meta': 'e30',
+      'X-Auth-Credits-Remaining': '9',
+    };
+    const res = await call(metered.token, spoofed);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ratelimit-limit')).toBe('2');
+    expect(res.headers.get('ratelimit-remaining')).toBe('1');
+    expect(received[0]['x-auth-owner']).toBe('customer-42');
+    const meta = Buffer.from(String(received[0]['x-auth-meta']), 'base64url').toString();
+    expect(JSON.parse(meta)).toEqual(META);
+    expect(received[0]['x-auth-credits-remaining']).toBeUndefined(); // it has no credits
+    const plain = await call(reader.token, spoofed);
+    expect(plain.status).toBe(200);
+    for (const header of ['x-auth-owner', 'x-auth-meta', 'x-auth-credits-remaining']) {
+      expect(received[1][header]).toBeUndefined();
+    }
+    expect((await call(trial.token)).status).toBe(200);
+    expect(received[2]['x-auth-credits-remaining']).toBe('0');
+  });
+
+  it('passes the check’s 429 past a rate limit or out of credits on with Retry-After, and a 403 for an address, reaching no upstream', async () => {
+    expect((await call(metered.token)).status).toBe(200); // its second and last in the window
+    received.length = 0;
+    const limited = await call(metered.token);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.headers.get('ratelimit-remaining')).toBe('0');
+    const spent = await call(trial.token);
+    expect(spent.status).toBe(429);
+    expect((await call(fenced.token)).status).toBe(403);
+    expect((await call(fenced.token, { 'X-Forwarded-For': '10.2.3.4' })).status).toBe(200);
+    expect(received).toHaveLength(1);
   });
 
   it('answers 403 to a key without the scope, and 401 with the challenge to none or an unknown one', async () => {
