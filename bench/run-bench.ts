@@ -522,6 +522,111 @@ async function postgresBenchmarks(root: string): Promise<void> {
   }
 }
 
+/** A tenant of three keys granting `orders:read`: one plain, one with a rate limit, one with credits. */
+async function writePolicyTenant(
+  root: string,
+  tenant: string,
+): Promise<Record<'plain' | 'limited' | 'credited', string>> {
+  const policies = {
+    plain: '',
+    // Limits no run reaches: what is measured is the counting, not refusals.
+    limited: '    rateLimit: { limit: 1000000000, periodSeconds: 86400 }\n',
+    credited: '    credits: { remaining: 1000000000000 }\n',
+  };
+  const tokens = { plain: newToken(), limited: newToken(), credited: newToken() };
+  const entries = Object.entries(policies).map(
+    ([name, extra]) =>
+      `  - name: ${name}\n    permissions: ["orders:read"]\n    hash: "${sha256(tokens[name as keyof typeof tokens])}"\n${extra}`,
+  );
+  await mkdir(join(root, tenant), { recursive: true });
+  await writeFile(join(root, tenant, 'security.yml'), `apiKeys:\n${entries.join('')}`);
+  return tokens;
+}
+
+/**
+ * Verification of keys with policies against keys without, side by side: a rate limit on YAML
+ * (counted in the process), credits on PostgreSQL (a locked, committed spend per batch), and
+ * the other pairings for the record.
+ */
+async function policyBenchmarks(root: string): Promise<void> {
+  await startPostgres();
+  const pg = {
+    STORAGE: 'postgres',
+    DATABASE_URL: process.env.TEST_DATABASE_URL as string,
+    AUTH_FAILURE_LIMIT: '1000000',
+  };
+  try {
+    const tokens = await writePolicyTenant(root, 'pol');
+    await keys(pg, 'import', 'pol', join(root, 'pol', 'security.yml'));
+    const yaml = await ServerProcess.start(
+      { TENANTS_DIR: root, AUTH_FAILURE_LIMIT: '1000000' },
+      { keepLogs: false },
+    );
+    const strict = await ServerProcess.start(pg, { keepLogs: false });
+    try {
+      const verify = (server: ServerProcess, token: string) => () =>
+        reads(`${server.url}/auth/verify?tenant=pol&scope=orders:read`, { 'X-API-Key': token });
+      const cases = {
+        yamlPlain: verify(yaml, tokens.plain),
+        yamlLimited: verify(yaml, tokens.limited),
+        yamlCredited: verify(yaml, tokens.credited),
+        pgPlain: verify(strict, tokens.plain),
+        pgCredited: verify(strict, tokens.credited),
+        pgLimited: verify(strict, tokens.limited),
+      };
+      const rps: Record<string, number[]> = {};
+      for (const run of Object.values(cases)) await run();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, run] of Object.entries(cases)) {
+          const result = await run();
+          if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: non-2xx answers`);
+          (rps[name] ??= []).push(result.requests.average);
+        }
+      }
+      for (const [name, values] of Object.entries(rps)) {
+        record({
+          measure: `policies bench, verify requests/s: ${name}`,
+          value: mean(values).toFixed(0),
+        });
+      }
+      const ratio = (measure: string, a: string, b: string, min?: number) => {
+        const value = mean(rps[a]) / mean(rps[b]);
+        record({
+          measure,
+          value: value.toFixed(2),
+          ...(min !== undefined && { target: `>= ${min.toFixed(2)}`, pass: value >= min }),
+        });
+      };
+      ratio(
+        'YAML: verify of a rate-limited key / of a key without',
+        'yamlLimited',
+        'yamlPlain',
+        0.7,
+      );
+      ratio(
+        'PostgreSQL strict: verify of a key with credits / of a key without',
+        'pgCredited',
+        'pgPlain',
+        0.5,
+      );
+      ratio(
+        'YAML: verify of a key with credits / without (no target)',
+        'yamlCredited',
+        'yamlPlain',
+      );
+      ratio(
+        'PostgreSQL: verify of a rate-limited key / without (no target)',
+        'pgLimited',
+        'pgPlain',
+      );
+    } finally {
+      await Promise.all([yaml.stop(), strict.stop()]);
+    }
+  } finally {
+    await stopPostgres();
+  }
+}
+
 function machine(): string {
   const cpu = cpus();
   return [
@@ -570,6 +675,7 @@ async function main(): Promise<void> {
       ['revocation', revocationBenchmark],
       ['memory', memoryBenchmark],
       ['postgres', postgresBenchmarks],
+      ['policies', policyBenchmarks],
     ] as const) {
       if (ONLY && !ONLY.includes(name)) continue;
       const dir = join(root, name);

@@ -6,14 +6,17 @@ import type { ApiKey } from '../../src/storage/api-key.record';
 import type { ApiKeysRepository } from '../../src/storage/api-keys.repository';
 import type { AuditEvent } from '../../src/storage/audit-entry';
 import type { AuditTrail } from '../../src/storage/audit-trail';
+import { type CreditGrant, type CreditLedger, grantOf } from '../../src/storage/credit-ledger';
 import {
   MemoryApiKeysRepository,
   MemoryAuditTrail,
+  MemoryCreditLedger,
   MemoryStorage,
   MemoryUsageStore,
 } from '../../src/storage/memory/memory-storage';
 import { PostgresApiKeysRepository } from '../../src/storage/postgres/postgres-api-keys.repository';
 import { PostgresAuditTrail } from '../../src/storage/postgres/postgres-audit-trail';
+import { PostgresCreditLedger } from '../../src/storage/postgres/postgres-credit-ledger';
 import { PostgresDatabase } from '../../src/storage/postgres/postgres-database';
 import { PostgresUsageStore } from '../../src/storage/postgres/postgres-usage.store';
 import { TenantChangedError, TenantNotFoundError } from '../../src/storage/storage.errors';
@@ -22,6 +25,7 @@ import { parseSecurityFile } from '../../src/storage/yaml/security-file';
 import { SecurityFileParser } from '../../src/storage/yaml/security-file-parser';
 import { YamlApiKeysRepository } from '../../src/storage/yaml/yaml-api-keys.repository';
 import { YamlAuditTrail } from '../../src/storage/yaml/yaml-audit-trail';
+import { YamlCreditLedger } from '../../src/storage/yaml/yaml-credit-ledger';
 import { YamlUsageStore } from '../../src/storage/yaml/yaml-usage.store';
 import { TestDatabase } from '../support/database';
 import { hashOf, keyRecord } from '../support/key-records';
@@ -31,6 +35,7 @@ interface Backend {
   readonly repository: ApiKeysRepository;
   readonly trail: AuditTrail;
   readonly usage: UsageStore;
+  readonly credits: CreditLedger;
   readonly clock: ManualClock;
   addTenant(tenantId: string): Promise<void>;
   close(): Promise<void>;
@@ -47,6 +52,7 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
         repository: new YamlApiKeysRepository(config, new SecurityFileParser(), clock),
         trail: new YamlAuditTrail(config),
         usage: new YamlUsageStore(config),
+        credits: new YamlCreditLedger(config, clock),
         clock,
         addTenant: (tenantId) => mkdir(join(root, tenantId)).then(() => undefined),
         close: () => rm(root, { recursive: true, force: true }),
@@ -69,6 +75,7 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
         repository,
         trail: new PostgresAuditTrail(db),
         usage: new PostgresUsageStore(db, clock),
+        credits: new PostgresCreditLedger(db, clock),
         clock,
         addTenant: (tenantId) => repository.createTenant(tenantId),
         close: async () => {
@@ -87,6 +94,7 @@ const BACKENDS: Array<[string, () => Promise<Backend>]> = [
         repository: new MemoryApiKeysRepository(storage),
         trail: new MemoryAuditTrail(storage),
         usage: new MemoryUsageStore(storage),
+        credits: new MemoryCreditLedger(storage),
         clock,
         addTenant: (tenantId) => Promise.resolve(storage.addTenant(tenantId)),
         close: () => Promise.resolve(),
@@ -270,5 +278,63 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
     expect((await usage.read('acme', ['a'])).get('a')?.lastUsedAt).toBe('2026-11-30T00:00:01.000Z');
     await usage.save('acme', new Map([['a', { lastUsedAt: '2026-11-30T00:00:03.000Z' }]]));
     expect((await usage.read('acme', ['a'])).get('a')?.lastUsedAt).toBe('2026-11-30T00:00:03.000Z');
+  });
+
+  describe('the credit ledger', () => {
+    const grant = (remaining: number, fields: Partial<ApiKey> = {}) =>
+      grantOf(
+        keyRecord('paid', 9, {
+          createdAt: '2026-11-01T00:00:00.000Z',
+          credits: { remaining },
+          ...fields,
+        }),
+      ) as CreditGrant;
+
+    it('spends what a grant holds and no more, and shows what is left', async () => {
+      const { credits } = backend;
+      const g = grant(3);
+      expect(await credits.balances('acme', [g])).toEqual(new Map([['paid', 3]]));
+      expect(await credits.spend('acme', g, 2)).toEqual({ granted: true, remaining: 1 });
+      expect(await credits.spend('acme', g, 2)).toEqual({ granted: false, remaining: 1 });
+      expect(await credits.spend('acme', g, 0)).toEqual({ granted: true, remaining: 1 });
+      expect(await credits.spend('acme', g, 1)).toEqual({ granted: true, remaining: 0 });
+      expect(await credits.spend('acme', g, 0)).toEqual({ granted: false, remaining: 0 });
+      expect(await credits.balances('acme', [g])).toEqual(new Map([['paid', 0]]));
+    });
+
+    it('grants exactly the credits to many concurrent spends', async () => {
+      const { credits } = backend;
+      const g = grant(50);
+      const spends = await Promise.all(
+        Array.from({ length: 200 }, () => credits.spend('acme', g, 1)),
+      );
+      expect(spends.filter((spend) => spend.granted)).toHaveLength(50);
+      expect(await credits.balances('acme', [g])).toEqual(new Map([['paid', 0]]));
+    });
+
+    it('starts a new grant afresh, and a reset grant with its whole remaining again', async () => {
+      const { credits } = backend;
+      await credits.spend('acme', grant(5), 5);
+      expect((await credits.spend('acme', grant(5), 1)).granted).toBe(false);
+      expect(await credits.spend('acme', grant(7), 1)).toEqual({ granted: true, remaining: 6 });
+      await credits.reset('acme', grant(7));
+      expect(await credits.balances('acme', [grant(7)])).toEqual(new Map([['paid', 7]]));
+      await credits.forget('acme', 'paid');
+      await credits.spend('acme', grant(7), 3);
+      expect(await credits.balances('acme', [grant(7)])).toEqual(new Map([['paid', 4]]));
+    });
+
+    it('refills at the next interval boundary', async () => {
+      const { credits, clock } = backend;
+      clock.set('2026-11-30T23:59:00.000Z');
+      const daily = grant(1, {
+        credits: { remaining: 1, refill: { amount: 10, intervalSeconds: 86400 } },
+      });
+      await credits.reset('acme', daily);
+      expect((await credits.spend('acme', daily, 1)).granted).toBe(true);
+      expect((await credits.spend('acme', daily, 1)).granted).toBe(false);
+      clock.set('2026-12-01T00:00:00.000Z');
+      expect(await credits.spend('acme', daily, 1)).toEqual({ granted: true, remaining: 9 });
+    });
   });
 });

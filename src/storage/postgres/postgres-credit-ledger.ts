@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import DataLoader from 'dataloader';
 import { DatabaseError, type PoolClient } from 'pg';
 import { Clock } from '../../common/clock';
 import {
@@ -10,17 +9,17 @@ import {
   type CreditSpend,
   spendFrom,
 } from '../credit-ledger';
+import { type Queued, TenantBatches } from '../group-commit';
 import { TenantNotFoundError } from '../storage.errors';
 import { PostgresDatabase } from './postgres-database';
 
-interface Spend {
-  readonly tenantId: string;
+interface Spend extends Queued {
   readonly grant: CreditGrant;
   readonly cost: number;
+  readonly resolve: (spend: CreditSpend) => void;
 }
 
 interface BalanceRow {
-  tenant_id: string;
   name: string;
   grant_id: string;
   period: string;
@@ -38,19 +37,18 @@ const DEADLOCK_RETRIES = 3;
 const DEADLOCK_DETECTED = '40P01';
 
 /**
- * Credits spent, in `api_key_credits`: one row per key, its balance of the current grant. The
- * spends of all requests that arrive in one turn of the event loop are decided in one
- * transaction: rows made for keys spent for the first time, the batch's rows locked (`FOR
+ * Credits spent, in `api_key_credits`: one row per key, its balance of the current grant. A
+ * tenant's spends that arrive while one of its transactions is in flight are decided together
+ * in the next: rows made for keys spent for the first time, the batch's rows locked (`FOR
  * UPDATE`, in one order on every replica), each spend decided in turn against the balance as
  * every replica left it, the new balances written, and every spend answered after COMMIT.
  */
 @Injectable()
 export class PostgresCreditLedger extends CreditLedger {
-  private readonly spends = new DataLoader((batch: readonly Spend[]) => this.spendBatch(batch), {
-    cache: false,
-    batchScheduleFn: (dispatch) => setImmediate(dispatch),
-    maxBatchSize: 512,
-  });
+  /** One transaction in flight per tenant: the spends arriving meanwhile share the next. */
+  private readonly spends = new TenantBatches<Spend>((tenantId, batch) =>
+    this.spendBatch(tenantId, batch),
+  );
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -64,7 +62,9 @@ export class PostgresCreditLedger extends CreditLedger {
       const remaining = (await this.balances(tenantId, [grant])).get(grant.name) ?? 0;
       return { granted: remaining > 0, remaining };
     }
-    return this.spends.load({ tenantId, grant, cost });
+    return new Promise((resolve, reject) => {
+      this.spends.add(tenantId, { grant, cost, resolve, reject });
+    });
   }
 
   async balances(
@@ -73,7 +73,7 @@ export class PostgresCreditLedger extends CreditLedger {
   ): Promise<ReadonlyMap<string, number>> {
     if (grants.length === 0) return new Map();
     const rows = await this.db.query<BalanceRow>(
-      `SELECT tenant_id, name, grant_id, period, remaining FROM api_key_credits
+      `SELECT name, grant_id, period, remaining FROM api_key_credits
         WHERE tenant_id = $1 AND name = ANY($2)`,
       [tenantId, grants.map((grant) => grant.name)],
       'api-key-credits-read',
@@ -103,91 +103,106 @@ export class PostgresCreditLedger extends CreditLedger {
     ]);
   }
 
-  private async spendBatch(batch: readonly Spend[]): Promise<Array<CreditSpend | Error>> {
+  /** Decides and stores a batch, then answers each spend (after COMMIT). */
+  private async spendBatch(tenantId: string, batch: readonly Spend[]): Promise<void> {
+    let answers: Array<CreditSpend | Error>;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((client) => this.decide(client, batch));
+        answers = await this.db.transaction((client) => this.decide(client, tenantId, batch));
+        break;
       } catch (error) {
         const deadlock = error instanceof DatabaseError && error.code === DEADLOCK_DETECTED;
         if (!deadlock || attempt > DEADLOCK_RETRIES) throw error;
       }
     }
+    batch.forEach((spend, i) => {
+      const answer = answers[i];
+      if (answer instanceof Error) spend.reject(answer);
+      else spend.resolve(answer);
+    });
   }
 
+  /**
+   * The batch (one tenant's spends) decided on its rows: made where missing and locked in one
+   * statement, in name order (the same on every replica: no deadlock between their batches),
+   * each spend decided in turn, the balances that changed written in a second.
+   */
   private async decide(
     client: PoolClient,
+    tenantId: string,
     batch: readonly Spend[],
   ): Promise<Array<CreditSpend | Error>> {
     const now = this.clock.now();
-    const idOf = (tenantId: string, name: string) => `${tenantId}\n${name}`;
-    // One row per key, locked in one order by every replica.
-    const first = new Map<string, Spend>();
-    for (const spend of batch) {
-      const id = idOf(spend.tenantId, spend.grant.name);
-      if (!first.has(id)) first.set(id, spend);
-    }
-    const keys = [...first.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const fresh = keys.map(([, spend]) => balanceOf(spend.grant, undefined, now));
-    const tenants = keys.map(([, spend]) => spend.tenantId);
-    const names = keys.map(([, spend]) => spend.grant.name);
-    await client.query(
-      `INSERT INTO api_key_credits (tenant_id, name, grant_id, period, remaining)
-       SELECT q.tenant_id, q.name, q.grant_id, q.period, q.remaining
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
-              WITH ORDINALITY AS q (tenant_id, name, grant_id, period, remaining, i)
-         JOIN tenants t ON t.id = q.tenant_id
-        ORDER BY q.i
-       ON CONFLICT (tenant_id, name) DO NOTHING`,
-      [
-        tenants,
+    const grants = new Map<string, CreditGrant>();
+    for (const { grant } of batch) if (!grants.has(grant.name)) grants.set(grant.name, grant);
+    const names = [...grants.keys()].sort();
+    const fresh = names.map((name) => balanceOf(grants.get(name) as CreditGrant, undefined, now));
+    const locked = await client.query<BalanceRow>({
+      name: 'api-key-credits-lock',
+      text: `WITH q AS (
+               SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+                        WITH ORDINALITY AS q (name, grant_id, period, remaining, i)),
+             made AS (
+               INSERT INTO api_key_credits (tenant_id, name, grant_id, period, remaining)
+               SELECT t.id, q.name, q.grant_id, q.period, q.remaining
+                 FROM q JOIN tenants t ON t.id = $1 ORDER BY q.i
+               ON CONFLICT (tenant_id, name) DO NOTHING
+               RETURNING name, grant_id, period, remaining),
+             held AS (
+               SELECT c.name, c.grant_id, c.period, c.remaining
+                 FROM api_key_credits c JOIN q ON c.tenant_id = $1 AND c.name = q.name
+                ORDER BY c.name
+                  FOR UPDATE OF c)
+           SELECT * FROM made UNION ALL SELECT * FROM held`,
+      values: [
+        tenantId,
         names,
         fresh.map((balance) => balance.grant),
         fresh.map((balance) => balance.period),
         fresh.map((balance) => balance.remaining),
       ],
-    );
-    const rows = await client.query<BalanceRow>(
-      `SELECT c.tenant_id, c.name, c.grant_id, c.period, c.remaining
-         FROM api_key_credits c
-         JOIN unnest($1::text[], $2::text[]) AS q (tenant_id, name)
-           ON c.tenant_id = q.tenant_id AND c.name = q.name
-        ORDER BY c.tenant_id, c.name
-          FOR UPDATE OF c`,
-      [tenants, names],
-    );
-    const balances = new Map(
-      rows.rows.map((row) => [idOf(row.tenant_id, row.name), toBalance(row)]),
-    );
+    });
+    const balances = new Map(locked.rows.map((row) => [row.name, toBalance(row)]));
+    const unseen = names.filter((name) => !balances.has(name));
+    if (unseen.length > 0) {
+      // Made by another replica after this statement began: visible to the next one.
+      const again = await client.query<BalanceRow>(
+        `SELECT name, grant_id, period, remaining FROM api_key_credits
+          WHERE tenant_id = $1 AND name = ANY($2) ORDER BY name FOR UPDATE`,
+        [tenantId, unseen],
+      );
+      for (const row of again.rows) balances.set(row.name, toBalance(row));
+    }
     const changed = new Set<string>();
-    const answers = batch.map((spend) => {
-      const id = idOf(spend.tenantId, spend.grant.name);
-      if (!balances.has(id)) return new TenantNotFoundError(spend.tenantId);
-      const { balance, granted } = spendFrom(spend.grant, balances.get(id), spend.cost, now);
+    const answers = batch.map(({ grant, cost }) => {
+      const stored = balances.get(grant.name);
+      if (!stored) return new TenantNotFoundError(tenantId);
+      const { balance, granted } = spendFrom(grant, stored, cost, now);
       if (granted) {
-        balances.set(id, balance);
-        changed.add(id);
+        balances.set(grant.name, balance);
+        changed.add(grant.name);
       }
       return { granted, remaining: balance.remaining };
     });
     if (changed.size > 0) {
-      const updates = [...changed].map((id) => {
-        const spend = first.get(id) as Spend;
-        return { spend, balance: balances.get(id) as CreditBalance };
-      });
-      await client.query(
-        `UPDATE api_key_credits c
-            SET grant_id = u.grant_id, period = u.period, remaining = u.remaining
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
-                AS u (tenant_id, name, grant_id, period, remaining)
-          WHERE c.tenant_id = u.tenant_id AND c.name = u.name`,
-        [
-          updates.map(({ spend }) => spend.tenantId),
-          updates.map(({ spend }) => spend.grant.name),
-          updates.map(({ balance }) => balance.grant),
-          updates.map(({ balance }) => balance.period),
-          updates.map(({ balance }) => balance.remaining),
-        ],
+      const updated = [...changed].map(
+        (name) => [name, balances.get(name) as CreditBalance] as const,
       );
+      await client.query({
+        name: 'api-key-credits-write',
+        text: `UPDATE api_key_credits c
+                  SET grant_id = u.grant_id, period = u.period, remaining = u.remaining
+                 FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+                      AS u (name, grant_id, period, remaining)
+                WHERE c.tenant_id = $1 AND c.name = u.name`,
+        values: [
+          tenantId,
+          updated.map(([name]) => name),
+          updated.map(([, balance]) => balance.grant),
+          updated.map(([, balance]) => balance.period),
+          updated.map(([, balance]) => balance.remaining),
+        ],
+      });
     }
     return answers;
   }
