@@ -150,6 +150,29 @@ describe('the OpenAPI document against the service (e2e)', () => {
     );
     expect(verified.status).toBe(200);
     await call('GET', '/auth/verify?tenant=acme&scope=other', as(reader.token));
+    const policed = await call('POST', KEYS, (r) =>
+      as(admin.token)(r).send({
+        name: 'policed',
+        owner: 'customer-1',
+        rateLimit: { limit: 1, periodSeconds: 60 },
+        credits: { remaining: 5, refill: { amount: 5, intervalSeconds: 3600 } },
+        allowedIps: ['0.0.0.0/0', '::/0'],
+        meta: { plan: 'pro' },
+      }),
+    );
+    expect(policed.status).toBe(201);
+    const policedVerify = (query: string) =>
+      call('GET', `/auth/verify?tenant=acme${query}`, as(policed.body.token as string));
+    expect((await policedVerify('&cost=2')).status).toBe(200);
+    expect((await policedVerify('')).status).toBe(429);
+    await policedVerify('&cost=x');
+    const fenced = await call('POST', KEYS, (r) =>
+      as(admin.token)(r).send({ name: 'fenced', allowedIps: ['10.0.0.0/8'] }),
+    );
+    expect(
+      (await call('GET', '/auth/verify?tenant=acme', as(fenced.body.token as string))).status,
+    ).toBe(403);
+    await call('GET', `${KEYS}?owner=customer-1`, as(admin.token));
     await call('GET', '/auth/verify', as(reader.token));
     await call('GET', '/auth/verify?tenant=acme', (r) => r);
     await call('GET', KEYS, (r) => r);

@@ -215,7 +215,7 @@ export class ApiKeysController {
   @RequireScopes(API_KEY_WRITE)
   @ApiOperation({
     summary: 'Update an API key',
-    description: `Replaces the enabled and permissions fields of the key. The key name and the stored hash are not changed. Permissions left out stay as they are.\n\nRequires ${API_KEY_WRITE} scope.`,
+    description: `Replaces the enabled field of the key, and permissions, expiresAt, owner, rateLimit, credits, allowedIps and meta when given (null removes the last six). The key name and the stored hash are not changed. Fields left out stay as they are. Credits given are granted from now, even the same number as before.\n\nRequires ${API_KEY_WRITE} scope.`,
   })
   @ChangesKey()
   @ReadsBody()

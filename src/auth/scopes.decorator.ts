@@ -40,7 +40,8 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
       type: ProblemDto,
     }),
     ApiTooManyRequestsResponse({
-      description: 'Too many failed authentications from this address; see Retry-After.',
+      description:
+        'Too many failed authentications from this address (see Retry-After), or an API key past its rate limit (`code`: RATE_LIMITED, see Retry-After) or out of credits (USAGE_EXCEEDED).',
       type: ProblemDto,
     }),
     ApiServiceUnavailableResponse({
@@ -49,7 +50,7 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
       type: ProblemDto,
     }),
     ApiForbiddenResponse({
-      description: `The caller lacks ${scopes.join(' and ')}, is not allowed for this tenant, or would grant more than it holds.`,
+      description: `The caller lacks ${scopes.join(' and ')}, is not allowed for this tenant, would grant more than it holds, or is an API key that may not be used from this address (\`code\`: IP_NOT_ALLOWED).`,
       type: ProblemDto,
     }),
   );

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { ProblemCode } from './http-problems';
+import { PROBLEM_CODES, type ProblemCode } from './http-problems';
 
 export class FieldErrorDto {
   @ApiProperty({ example: 'name' })
@@ -27,9 +27,9 @@ export class ProblemDto {
   instance?: string;
 
   @ApiPropertyOptional({
-    enum: ['NOT_FOUND', 'DISABLED', 'EXPIRED', 'INSUFFICIENT_PERMISSIONS'],
+    enum: PROBLEM_CODES,
     description:
-      'Why an API key was refused (401: not found, disabled, expired; 403: a scope not granted).',
+      'Why an API key was refused (401: NOT_FOUND, DISABLED, EXPIRED; 403: IP_NOT_ALLOWED, INSUFFICIENT_PERMISSIONS; 429: RATE_LIMITED, USAGE_EXCEEDED).',
   })
   code?: ProblemCode;
 

@@ -27,6 +27,12 @@ import { VerificationService } from './verification.service';
 
 const problem = (description: string) => ({ description, type: ProblemDto });
 const header = (description: string) => ({ description, schema: { type: 'string' } });
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': header('For a key with a rate limit: verifications allowed per window.'),
+  'RateLimit-Remaining': header('Verifications left in the window.'),
+  'RateLimit-Reset': header('Seconds until the window ends.'),
+  'RateLimit-Policy': header('The limit and its window, as `<limit>;w=<seconds>`.'),
+};
 
 /** The tenant from `X-Tenant-Id` or `?tenant=`; both may be sent only when they agree. */
 function tenantOf(request: Request): string {
@@ -88,7 +94,7 @@ export class VerificationController {
   @ApiOperation({
     summary: 'Verify an API key for a gateway',
     description:
-      "Checks the API key in X-API-Key for the tenant in X-Tenant-Id (or ?tenant=) and the scopes in ?scope= (space- or comma-separated, repeatable), under the same rules as the admin API: enabled, not expired, a rotated token within its grace period, each scope granted by a permission. Answers any method and any path below /auth/verify (for nginx auth_request, Traefik ForwardAuth, Envoy ext_authz) and reads no body. Records the key's last use. Failures count toward the failed-authentication limit of the client address (behind TRUST_PROXY, the original client's).",
+      "Checks the API key in X-API-Key for the tenant in X-Tenant-Id (or ?tenant=) and the scopes in ?scope= (space- or comma-separated, repeatable), under the same rules as the admin API and in this order: the key exists, is enabled, has not expired (a rotated token within its grace period), the client address is allowed, each scope is granted by a permission, the key is within its rate limit, it has the credits (?cost=, default 1), which are then spent. Answers any method and any path below /auth/verify (for nginx auth_request, Traefik ForwardAuth, Envoy ext_authz) and reads no body. Records the key's last use. Unknown, disabled and expired keys count toward the failed-authentication limit of the client address (behind TRUST_PROXY, the original client's).",
   })
   @ApiHeader({
     name: 'X-Tenant-Id',
@@ -101,6 +107,13 @@ export class VerificationController {
     required: false,
     description: 'The tenant, when X-Tenant-Id is not sent.',
     schema: { type: 'string', pattern: TENANT_ID_PATTERN.source },
+  })
+  @ApiQuery({
+    name: 'cost',
+    required: false,
+    description:
+      'Credits the request spends from a key with credits: 1 when left out; 0 checks without spending.',
+    schema: { type: 'integer', minimum: 0, maximum: MAX_CREDITS, default: 1 },
   })
   @ApiQuery({
     name: 'scope',
@@ -117,19 +130,32 @@ export class VerificationController {
       'X-Auth-Tenant': header('The tenant.'),
       'X-Auth-Key': header('The name of the key.'),
       'X-Auth-Permissions': header("The key's permissions, space-separated."),
+      'X-Auth-Owner': header("The key's owner, for a key with one."),
+      'X-Auth-Meta': header("The key's meta: base64url of its JSON, for a key with one."),
+      'X-Auth-Credits-Remaining': header(
+        'Credits left after this request, for a key with credits.',
+      ),
+      ...RATE_LIMIT_HEADERS,
       'Cache-Control': header('`no-store`.'),
     },
   })
-  @ApiBadRequestResponse(problem('No tenant (X-Tenant-Id or ?tenant=), or a malformed scope.'))
+  @ApiBadRequestResponse(
+    problem('No tenant (X-Tenant-Id or ?tenant=), a malformed scope, or a cost that is not one.'),
+  )
   @ApiUnauthorizedResponse(
     problem('No key, or a key that is unknown, disabled or expired (`code` says which).'),
   )
   @ApiForbiddenResponse(
-    problem('The key does not grant a scope asked for (`code`: INSUFFICIENT_PERMISSIONS).'),
+    problem(
+      'The key may not be used from this address (`code`: IP_NOT_ALLOWED), or does not grant a scope asked for (INSUFFICIENT_PERMISSIONS).',
+    ),
   )
-  @ApiTooManyRequestsResponse(
-    problem('Too many failed authentications from this client; see Retry-After.'),
-  )
+  @ApiTooManyRequestsResponse({
+    ...problem(
+      'The key is past its rate limit (`code`: RATE_LIMITED; see Retry-After) or out of credits (USAGE_EXCEEDED); or too many failed authentications from this client (no code; see Retry-After).',
+    ),
+    headers: { 'Retry-After': header('Seconds until it may try again.'), ...RATE_LIMIT_HEADERS },
+  })
   @ApiServiceUnavailableResponse(problem('The key store cannot be reached; see Retry-After.'))
   verifyGet(
     @Req() request: Request,

@@ -32,6 +32,50 @@ describe('security.yml format', () => {
     expect(entries[0].key).toEqual({ name: 'm', enabled: true, permissions: [], hash: HASH });
   });
 
+  it('reads the policy fields of an entry, and writes them back as they were read', () => {
+    const text = `apiKeys:
+  - name: p
+    hash: ${HASH}
+    owner: customer-1
+    rateLimit: { limit: 10, periodSeconds: 60 }
+    credits:
+      remaining: 5
+      refill: { amount: 10, intervalSeconds: 86400 }
+    allowedIps: [10.0.0.0/8, "::1"]
+    meta: { plan: pro, seats: 3, tags: [a] }
+`;
+    const { key } = parseSecurityFile(text).entries[0];
+    expect(key).toMatchObject({
+      owner: 'customer-1',
+      rateLimit: { limit: 10, periodSeconds: 60 },
+      credits: { remaining: 5, refill: { amount: 10, intervalSeconds: 86400 } },
+      allowedIps: ['10.0.0.0/8', '::1'],
+      meta: { plan: 'pro', seats: 3, tags: ['a'] },
+    });
+    const again = parseSecurityFile(
+      renderSecurityFile({ sections: {}, entries: [toStoredEntry(key)] }),
+    ).entries[0].key;
+    expect(again).toEqual(key);
+  });
+
+  it.each([
+    ['rateLimit: { limit: 0, periodSeconds: 60 }', 'apiKeys[0].rateLimit.limit'],
+    ['credits: { remaining: -2 }', 'apiKeys[0].credits.remaining'],
+    [
+      'credits: { remaining: 2, refill: { amount: 1, intervalSeconds: 5 } }',
+      'apiKeys[0].credits.refill.intervalSeconds',
+    ],
+    ['allowedIps: [10.0.0.0/8, nowhere]', 'apiKeys[0].allowedIps[1]'],
+    ['meta: [1, 2]', 'apiKeys[0].meta'],
+    ['meta: { when: .inf }', 'apiKeys[0].meta'],
+    ['owner: "a b"', 'apiKeys[0].owner'],
+  ])('refuses the entry field %s, naming %s and its line', (line, named) => {
+    const message = problem(`apiKeys:\n  - name: p\n    hash: ${HASH}\n    ${line}\n`);
+    expect(message).toContain(named);
+    expect(message).toMatch(/^line 2: /);
+    expect(message).not.toContain('nowhere');
+  });
+
   it('reads unquoted timestamps as strings', () => {
     const { entries } = parseSecurityFile(
       `apiKeys:\n  - name: m\n    hash: ${HASH}\n    createdAt: 2026-11-29T16:00:00.000Z\n`,
