@@ -103,6 +103,15 @@ describe.each(STORES)(
       expect(count(answers, 429, 'USAGE_EXCEEDED')).toBe(VERIFIES - CREDITS);
       expect(await remaining(a, 'paid')).toBe(0);
       expect(await remaining(b, 'paid')).toBe(0);
+      // Credits set through one replica count at the next verify on the other.
+      const granted = await fetch(`${a.url}/api/acme/admin/apiKeys/paid`, {
+        method: 'PUT',
+        headers: { 'X-API-Key': admin.token, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ enabled: true, credits: { remaining: 3 } }),
+      });
+      expect(granted.status).toBe(200);
+      const again = await Promise.all(Array.from({ length: 5 }, () => verifyOnce(b, paid.token)));
+      expect(count(again, 200)).toBe(3);
     });
 
     it('never gives more successes than credits when a replica is killed -9 mid-load, and loses at most its verifies in flight', async () => {
