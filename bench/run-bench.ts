@@ -91,6 +91,29 @@ async function rssMiB(pid: number): Promise<number> {
   return kib / 1024;
 }
 
+/**
+ * Each case run once to warm up, then ROUNDS rounds of all of them in turn (so noise moves
+ * every case alike); requests/s per case, each recorded under `label`. Any non-2xx fails.
+ */
+async function sideBySide(
+  cases: Record<string, () => Promise<autocannon.Result>>,
+  label: string,
+): Promise<Record<string, number[]>> {
+  const rps: Record<string, number[]> = {};
+  for (const run of Object.values(cases)) await run();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of Object.entries(cases)) {
+      const result = await run();
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: non-2xx answers`);
+      (rps[name] ??= []).push(result.requests.average);
+    }
+  }
+  for (const [name, values] of Object.entries(rps)) {
+    record({ measure: `${label}: ${name}`, value: mean(values).toFixed(0) });
+  }
+  return rps;
+}
+
 /** Where `tsc -p bench` writes the floor app (beside this file). */
 const FLOOR_APP = join(__dirname, 'floor-app.js');
 
@@ -437,21 +460,7 @@ async function postgresBenchmarks(root: string): Promise<void> {
         yaml10k: get(yaml, 'p10k', 'key-5000', large[9_999]),
         strict10k: get(strict, 'p10k', 'key-5000', large[9_999]),
       };
-      const rps: Record<string, number[]> = {};
-      for (const run of Object.values(cases)) await run();
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const [name, run] of Object.entries(cases)) {
-          const result = await run();
-          if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: non-2xx answers`);
-          (rps[name] ??= []).push(result.requests.average);
-        }
-      }
-      for (const [name, values] of Object.entries(rps)) {
-        record({
-          measure: `postgres bench, API-key GET requests/s: ${name}`,
-          value: mean(values).toFixed(0),
-        });
-      }
+      const rps = await sideBySide(cases, 'postgres bench, API-key GET requests/s');
       const strictRatio = mean(rps.strict10) / mean(rps.yaml10);
       record({
         measure: 'PostgreSQL strict / YAML, API-key GET requests/s (10 keys)',
@@ -574,21 +583,7 @@ async function policyBenchmarks(root: string): Promise<void> {
         pgCredited: verify(strict, tokens.credited),
         pgLimited: verify(strict, tokens.limited),
       };
-      const rps: Record<string, number[]> = {};
-      for (const run of Object.values(cases)) await run();
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const [name, run] of Object.entries(cases)) {
-          const result = await run();
-          if (result.non2xx > 0 || result.errors > 0) throw new Error(`${name}: non-2xx answers`);
-          (rps[name] ??= []).push(result.requests.average);
-        }
-      }
-      for (const [name, values] of Object.entries(rps)) {
-        record({
-          measure: `policies bench, verify requests/s: ${name}`,
-          value: mean(values).toFixed(0),
-        });
-      }
+      const rps = await sideBySide(cases, 'policies bench, verify requests/s');
       const ratio = (measure: string, a: string, b: string, min?: number) => {
         const value = mean(rps[a]) / mean(rps[b]);
         record({
