@@ -27,6 +27,12 @@ export function entityTagOf(key: ApiKey): string {
       key.expiresAt,
       key.hint,
       key.previousHashExpiresAt,
+      key.owner,
+      key.rateLimit,
+      key.credits,
+      key.allowedIps,
+      key.meta,
+      key.leakedAt,
     ]);
     tag = `"${createHash('sha256').update(state).digest('base64url').slice(0, 27)}"`;
     entityTags.set(key, tag);

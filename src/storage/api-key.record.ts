@@ -25,6 +25,8 @@ export interface ApiKey {
   readonly allowedIps?: readonly string[];
   /** Free JSON for the platform, handed to the protected API with each verification. */
   readonly meta?: KeyMeta;
+  /** When a secret scanner reported one of the key's tokens leaked (cleared by a rotation). */
+  readonly leakedAt?: string;
 }
 
 export interface RateLimit {
@@ -53,6 +55,7 @@ export const OPTIONAL_KEY_FIELDS = [
   'credits',
   'allowedIps',
   'meta',
+  'leakedAt',
 ] as const;
 
 /** A tenant folder name: 1–64 of `[A-Za-z0-9._-]`, not starting with a dot. */

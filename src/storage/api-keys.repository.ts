@@ -48,6 +48,14 @@ export abstract class ApiKeysRepository {
   abstract findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined>;
 
   /**
+   * Every tenant's key whose current token, or the token a rotation replaced, has this hash:
+   * for a leak report, which names a token and no tenant.
+   */
+  abstract findEverywhereByHash(
+    hash: string,
+  ): Promise<Array<{ readonly tenantId: string; readonly key: ApiKey }>>;
+
+  /**
    * The unit of work of every write: reads the key `name` as it stands, lets `decide` say what
    * becomes of it, and stores that and its audit line durably, together, before resolving with
    * the decision's result. If `decide` throws, nothing is stored and the promise rejects with

@@ -6,13 +6,16 @@ export interface AuditEvent {
   readonly requestId: string;
   /** Who: `api-key:<key name>`, `bearer:<sub>` or `cli:operator`. */
   readonly actor: string;
-  readonly action: 'create' | 'update' | 'rotate' | 'delete';
+  readonly action: 'create' | 'update' | 'rotate' | 'delete' | 'leak';
   /** The API key changed. */
   readonly key: string;
   /** Each field that changed, `{ from, to }`; null where the key did not exist before or after. */
   readonly changes: Readonly<
     Record<string, { readonly from: FieldValue; readonly to: FieldValue }>
   >;
+  /** For a `leak`: where the scanner found the token, and which scanner (never the token). */
+  readonly url?: string;
+  readonly source?: string;
 }
 
 /** One line of the audit trail: the event, when and in what order it was written, and its links. */

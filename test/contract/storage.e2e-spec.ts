@@ -280,6 +280,30 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
     expect((await usage.read('acme', ['a'])).get('a')?.lastUsedAt).toBe('2026-11-30T00:00:03.000Z');
   });
 
+  it("finds a key by either of its hashes in every tenant, and the tenant's file as it is now decides", async () => {
+    const { repository } = backend;
+    await backend.addTenant('beta');
+    await repository.change('acme', ...store(keyRecord('a', 1)));
+    await repository.change(
+      'beta',
+      ...store(
+        keyRecord('b', 2, {
+          previousHash: hashOf(3),
+          previousHashExpiresAt: '2099-01-01T00:00:00.000Z',
+        }),
+      ),
+    );
+    expect(await repository.findEverywhereByHash(hashOf(1))).toEqual([
+      { tenantId: 'acme', key: keyRecord('a', 1) },
+    ]);
+    expect((await repository.findEverywhereByHash(hashOf(3))).map((f) => f.tenantId)).toEqual([
+      'beta',
+    ]);
+    expect(await repository.findEverywhereByHash(hashOf(9))).toEqual([]);
+    await repository.change('acme', 'a', () => ({ key: null, result: null }));
+    expect(await repository.findEverywhereByHash(hashOf(1))).toEqual([]);
+  });
+
   describe('the credit ledger', () => {
     const grant = (remaining: number, fields: Partial<ApiKey> = {}) =>
       grantOf(

@@ -87,6 +87,14 @@ export class ApiKeyDto {
 
   @ApiPropertyOptional(META_SCHEMA)
   meta?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      "When a secret scanner reported one of the key's tokens leaked (LEAKED_KEY_ACTION says what was done); a rotation clears it.",
+    example: '2026-12-06T03:00:00.000Z',
+  })
+  leakedAt?: string;
 }
 
 /** A newly created key: its definition and the plaintext token, returned this once only. */
@@ -129,5 +137,6 @@ export function toApiKeyDto({
   }
   if (key.allowedIps) dto.allowedIps = [...key.allowedIps];
   if (key.meta) dto.meta = key.meta;
+  if (key.leakedAt !== undefined) dto.leakedAt = key.leakedAt;
   return dto;
 }

@@ -57,6 +57,11 @@ export class MemoryStorage {
     });
   }
 
+  /** Every tenant's id. */
+  tenantIds(): string[] {
+    return [...this.tenants.keys()];
+  }
+
   exists(tenantId: string): boolean {
     return this.tenants.has(tenantId);
   }
@@ -121,6 +126,15 @@ export class MemoryApiKeysRepository extends ApiKeysRepository {
     return this.reading(tenantId, (tenant) =>
       [...tenant.keys.values()].find((key) => key.hash === hash || key.previousHash === hash),
     );
+  }
+
+  async findEverywhereByHash(hash: string): Promise<Array<{ tenantId: string; key: ApiKey }>> {
+    const found: Array<{ tenantId: string; key: ApiKey }> = [];
+    for (const tenantId of this.storage.tenantIds()) {
+      const key = await this.findByHash(tenantId, hash);
+      if (key) found.push({ tenantId, key });
+    }
+    return found;
   }
 
   change<T>(tenantId: string, name: string, decide: DecideChange<T>): Promise<T> {

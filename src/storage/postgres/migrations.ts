@@ -88,6 +88,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'leaked keys: when reported, and lookups by hash across tenants',
+    sql: `
+      ALTER TABLE api_keys ADD COLUMN leaked_at text;
+      CREATE INDEX api_keys_hash_any_tenant ON api_keys (hash);
+      CREATE INDEX api_keys_previous_hash_any_tenant ON api_keys (previous_hash)
+        WHERE previous_hash IS NOT NULL;
+    `,
+  },
 ];
 
 /** Any fixed number: every replica takes this advisory lock to migrate, one at a time. */

@@ -37,11 +37,12 @@ interface KeyRow {
   credits: Credits | null;
   allowed_ips: string[] | null;
   meta: KeyMeta | null;
+  leaked_at: string | null;
   extra: Record<string, unknown>;
 }
 
 const KEY_COLUMNS =
-  'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, owner, rate_limit, credits, allowed_ips, meta, extra';
+  'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, owner, rate_limit, credits, allowed_ips, meta, leaked_at, extra';
 /** `$2, $3, ...`: the placeholders of KEY_COLUMNS after the tenant's `$1`. */
 const KEY_VALUES = KEY_COLUMNS.split(', ')
   .map((_column, i) => `$${i + 2}`)
@@ -87,6 +88,7 @@ function toKey(row: KeyRow): ApiKey {
   }
   if (row.allowed_ips !== null) key.allowedIps = row.allowed_ips;
   if (row.meta !== null) key.meta = row.meta;
+  if (row.leaked_at !== null) key.leakedAt = row.leaked_at;
   return key;
 }
 
@@ -108,6 +110,7 @@ function columnsOf(key: ApiKey, extra: Record<string, unknown> = {}): unknown[] 
     key.credits ? JSON.stringify(key.credits) : null,
     key.allowedIps ? [...key.allowedIps] : null,
     key.meta ? JSON.stringify(key.meta) : null,
+    key.leakedAt ?? null,
     JSON.stringify(extra),
   ];
 }
@@ -181,6 +184,15 @@ export class PostgresApiKeysRepository
   /** By either of its hashes (both indexed). */
   findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
     return this.findOne({ tenantId, kind: 'hash', value: hash });
+  }
+
+  async findEverywhereByHash(hash: string): Promise<Array<{ tenantId: string; key: ApiKey }>> {
+    const rows = await this.db.query<KeyRow & { tenant_id: string }>(
+      `SELECT tenant_id, ${KEY_COLUMNS} FROM api_keys WHERE hash = $1 OR previous_hash = $1
+        ORDER BY tenant_id`,
+      [hash],
+    );
+    return rows.map((row) => ({ tenantId: row.tenant_id, key: toKey(row) }));
   }
 
   /**

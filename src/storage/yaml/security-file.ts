@@ -204,7 +204,7 @@ function toEntry(item: unknown, fail: (problem: string) => never): StoredEntry {
     key[stamp] = value;
   }
   // These two are enforced, so they must be instants, not just strings.
-  for (const instant of ['expiresAt', 'previousHashExpiresAt'] as const) {
+  for (const instant of ['expiresAt', 'previousHashExpiresAt', 'leakedAt'] as const) {
     const value = field(item, instant) ?? undefined;
     if (value === undefined) continue;
     if (

@@ -41,6 +41,7 @@ import {
 import { SecurityFileParser } from './security-file-parser';
 import { fileError } from './file-errors';
 import { existingTenantDir, tenantPath } from './tenant-directory';
+import { TenantHashIndex } from './tenant-hash-index';
 import { TenantKeys, type TenantKeysDraft } from './tenant-keys';
 import { type HeldLock, withTenantLock } from './tenant-lock';
 
@@ -134,6 +135,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   );
   private readonly loading = new Map<string, { signature: string; keys: Promise<Snapshot> }>();
   private readonly logger = new Logger(YamlApiKeysRepository.name);
+  private readonly hashes: TenantHashIndex;
 
   constructor(
     @Inject(appConfig.KEY)
@@ -145,6 +147,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     super();
     this.root = config.tenantsDir;
     this.cache = new LruCache(config.tenantCacheSize);
+    this.hashes = new TenantHashIndex(this.root, SECURITY_FILE, parser);
     metrics?.watchCache(() => this.cache.size);
   }
 
@@ -175,6 +178,16 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
 
   async findByHash(tenantId: string, hash: string): Promise<ApiKey | undefined> {
     return (await this.read(tenantId)).keys.findByHash(hash);
+  }
+
+  async findEverywhereByHash(hash: string): Promise<Array<{ tenantId: string; key: ApiKey }>> {
+    const found: Array<{ tenantId: string; key: ApiKey }> = [];
+    for (const tenantId of await this.hashes.tenantsHolding(hash)) {
+      // The index may be a moment behind: the tenant's file as it is now decides.
+      const key = await this.findByHash(tenantId, hash).catch(() => undefined);
+      if (key) found.push({ tenantId, key });
+    }
+    return found;
   }
 
   /** On shutdown, lets every queued change reach the disk (and its caller) before the process ends. */
