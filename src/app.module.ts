@@ -14,6 +14,7 @@ import { createValidationPipe } from './common/validation.pipe';
 import { AppConfigModule } from './config/config.module';
 import { storageConfig } from './config/storage.config';
 import { HealthModule } from './health/health.module';
+import { LeaksModule } from './leaks/leaks.module';
 import { MetricsModule } from './common/metrics';
 import { MetricsEndpointModule } from './metrics/metrics-endpoint.module';
 import { VerificationModule } from './verification/verification.module';
@@ -36,6 +37,7 @@ export class AppModule {
         VerificationModule,
         ApiKeysModule,
         AuditModule,
+        LeaksModule,
         AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
         HealthModule,
         MetricsEndpointModule,

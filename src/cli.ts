@@ -11,6 +11,10 @@ import { ApiKeysService } from './api-keys/api-keys.service';
 import { AuditModule } from './audit/audit.module';
 import { AuditService } from './audit/audit.service';
 import { CreateApiKeyDto } from './api-keys/dto/create-api-key.dto';
+import { hintOf } from './api-keys/key-lifecycle';
+import { ValidationProblemException } from './common/validation.pipe';
+import { type LeakedToken, LeakResponse } from './leaks/leak-response.service';
+import { reportedTokens } from './leaks/secret-scanning.dto';
 import { TenantFileInvalidError } from './storage/storage.errors';
 import { OPERATOR } from './auth/principal';
 import { applyFile, editInEditor } from './cli/hand-edits';
@@ -40,6 +44,10 @@ const USAGE = `usage: npm run keys -- <command>
                          missing); all or nothing, nothing if a name is taken
   export <tenant>        prints the tenant's keys as a security.yml, credits as
                          they stand now
+  leaked <token|file> [--url <url>] [--source <scanner>]
+                         a token found in public (or a file of them: one per line,
+                         or a JSON array of { token, url?, source? }): its key, in
+                         any tenant, is handled as LEAKED_KEY_ACTION says
 
 STORAGE (yaml or postgres) and TENANTS_DIR or DATABASE_URL come from the environment.`;
 
@@ -57,11 +65,39 @@ class CliModule {
         ApiKeysModule,
         AuditModule,
       ],
+      providers: [LeakResponse],
     };
   }
 }
 
 class UsageError extends Error {}
+
+/**
+ * The tokens `keys leaked` was given: one, or a file of them (a JSON array of `{ token, url?,
+ * source? }`, as scanners report them, or one token per line).
+ */
+async function leakedTokensOf(argument: string, options: CliOptions): Promise<LeakedToken[]> {
+  const text = await readFile(argument, 'utf8').catch(() => undefined);
+  const found = { url: options.url, source: options.source ?? 'cli' };
+  if (text === undefined) return [{ token: argument, ...found }];
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) {
+      return reportedTokens(parsed).map((report) => ({
+        ...report,
+        url: report.url ?? found.url,
+        source: report.source ?? found.source,
+      }));
+    }
+  } catch (error) {
+    if (error instanceof ValidationProblemException) throw new UsageError(error.message);
+  }
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((token) => ({ token, ...found }));
+}
 
 /** The operator at the shell, recorded as such in the audit trail. */
 const OPERATOR_CALLER = { principal: OPERATOR, requestId: `cli-${randomUUID()}` };
@@ -140,6 +176,8 @@ interface CliOptions {
   refill?: string;
   'allowed-ips'?: string;
   meta?: string;
+  url?: string;
+  source?: string;
 }
 
 async function run(argv: string[]): Promise<void> {
@@ -156,6 +194,8 @@ async function run(argv: string[]): Promise<void> {
       refill: { type: 'string' },
       'allowed-ips': { type: 'string' },
       meta: { type: 'string' },
+      url: { type: 'string' },
+      source: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -217,6 +257,23 @@ async function run(argv: string[]): Promise<void> {
         if (!args[0]) throw new UsageError('edit needs a tenant');
         const edited = await editInEditor(service, args[0], OPERATOR_CALLER, editorCommand());
         process.stdout.write(`${edited}\n`);
+        break;
+      }
+      case 'leaked': {
+        if (!args[0]) throw new UsageError('leaked needs a token or a file of tokens');
+        const reports = await leakedTokensOf(args[0], values);
+        const verdicts = await app.get(LeakResponse).respond(reports, OPERATOR_CALLER);
+        for (const [i, verdict] of verdicts.entries()) {
+          const which = `${hintOf(reports[i].token)} (sha256 ${verdict.tokenHash.slice(0, 12)}…)`;
+          if (verdict.keys.length === 0) {
+            process.stdout.write(`${which}: not a token of any key (false positive)\n`);
+          }
+          for (const key of verdict.keys) {
+            const state = key.enabled ? 'enabled' : 'disabled';
+            const what = key.changed ? 'handled now' : 'already handled';
+            process.stdout.write(`${which}: ${key.tenantId}/${key.name}, ${what}, ${state}\n`);
+          }
+        }
         break;
       }
       case 'check': {

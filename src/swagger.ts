@@ -101,6 +101,7 @@ export function setupSwagger(app: INestApplication): void {
     .addTag('AuditLog', "A tenant's audit trail of key changes")
     .addTag('Health', 'Whether the service can serve')
     .addTag('Verification', 'For gateways: whether an API key may call an upstream API')
+    .addTag('SecretScanning', 'Leaked tokens reported by secret scanners, revoked by themselves')
     .addOAuth2({ type: 'oauth2', flows: oauth2Flows(auth) }, OAUTH2_SCHEME)
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, API_KEY_SCHEME)
     .build();

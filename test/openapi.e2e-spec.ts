@@ -72,6 +72,7 @@ describe('the OpenAPI document against the service (e2e)', () => {
       'ApiKeys',
       'AuditLog',
       'Health',
+      'SecretScanning',
       'Verification',
     ]);
     expect(document.paths['/health'].get.security).toEqual([]);
@@ -173,6 +174,7 @@ describe('the OpenAPI document against the service (e2e)', () => {
       (await call('GET', '/auth/verify?tenant=acme', as(fenced.body.token as string))).status,
     ).toBe(403);
     await call('GET', `${KEYS}?owner=customer-1`, as(admin.token));
+    await call('POST', '/secret-scanning/github', (r) => r.send([{ token: 'tak_x', type: 't' }]));
     await call('GET', '/auth/verify', as(reader.token));
     await call('GET', '/auth/verify?tenant=acme', (r) => r);
     await call('GET', KEYS, (r) => r);

@@ -65,6 +65,24 @@ export interface ApiKeyUpdate extends PolicyUpdate {
   readonly expiresAt?: string | null;
 }
 
+/** What to do with a key whose token a secret scanner found in public. */
+export type LeakAction = 'disable' | 'report';
+
+/** A scanner's report of one leaked token, as far as the key's record keeps it. */
+export interface LeakReport {
+  readonly action: LeakAction;
+  /** Where the token was found, as the scanner says. */
+  readonly url?: string;
+  /** Which scanner, or which of its sources (`content`, `commit`, `npm`...). */
+  readonly source?: string;
+}
+
+/** The key a leak report concerned, as it stands after it, and whether the report changed it. */
+export interface LeakOutcome {
+  readonly key: ApiKey;
+  readonly changed: boolean;
+}
+
 /** Which keys a list holds: all, or one owner's. */
 export interface KeyFilter {
   readonly owner?: string;
@@ -277,13 +295,16 @@ export class ApiKeysService {
       };
       delete next.previousHash;
       delete next.previousHashExpiresAt;
+      delete next.leakedAt; // the leaked token is replaced
       if (grace > 0) {
         next.previousHash = current.hash;
         next.previousHashExpiresAt = new Date(now + grace * 1000).toISOString();
       }
+      const rotation = auditEvent(caller, 'rotate', current, next);
       const event: AuditEvent = {
-        ...auditEvent(caller, 'rotate', current, next),
+        ...rotation,
         changes: {
+          ...rotation.changes, // a leak the old token was reported in no longer applies
           token: { from: 'old', to: 'new' },
           previousTokenExpiresAt: { from: null, to: next.previousHashExpiresAt ?? null },
         },
@@ -383,6 +404,41 @@ export class ApiKeysService {
     return imported.entries.length;
   }
 
+  /**
+   * What a secret scanner's report that a token leaked does to the key of `hash` in the tenant:
+   * with `disable`, the key is disabled (or, when it is the token a rotation replaced, that
+   * token's grace ends at once), and either way the key records when it leaked. Audited as
+   * `leak` with where and by which scanner it was found, never the token. A report that would
+   * change nothing more (the same report again) stores nothing. Undefined when the tenant holds
+   * no key of that hash.
+   */
+  async reportLeak(
+    tenantId: string,
+    hash: string,
+    report: LeakReport,
+    caller: Caller,
+  ): Promise<LeakOutcome | undefined> {
+    const found = await this.repository.findByHash(tenantId, hash);
+    if (!found) return undefined;
+    const at = new Date(this.clock.now()).toISOString();
+    if (!leakChanges(found, hash, report.action, at)) return { key: found, changed: false };
+    return this.repository.change<LeakOutcome>(tenantId, found.name, (current) => {
+      const next = current && leakChanges(current, hash, report.action, at);
+      if (!current || !next) {
+        // Changed meanwhile: rotated away from the token, deleted, or already answered.
+        return current
+          ? { key: current, result: { key: current, changed: false } }
+          : { key: null, result: { key: found, changed: false } };
+      }
+      const event: AuditEvent = {
+        ...auditEvent(caller, 'leak', current, next),
+        ...(report.url !== undefined && { url: report.url }),
+        ...(report.source !== undefined && { source: report.source }),
+      };
+      return { key: next, event, result: { key: next, changed: true } };
+    });
+  }
+
   /** Deletes the key; with `ifMatch`, only if it still matches. */
   async delete(tenantId: string, name: string, caller: Caller, ifMatch?: IfMatch): Promise<void> {
     await this.repository.change(tenantId, name, (stored) => {
@@ -424,6 +480,32 @@ export class ApiKeysService {
       };
     });
   }
+}
+
+/**
+ * The key after a report that the token of `hash` leaked, or undefined when it would change
+ * nothing: disabled (or the replaced token's grace ended) under `disable`, and its leak recorded.
+ */
+function leakChanges(
+  key: ApiKey,
+  hash: string,
+  action: LeakAction,
+  at: string,
+): ApiKey | undefined {
+  const next: { -readonly [K in keyof ApiKey]: ApiKey[K] } = { ...key };
+  if (action === 'disable') {
+    if (key.hash === hash) next.enabled = false;
+    else if (key.previousHash === hash) {
+      delete next.previousHash;
+      delete next.previousHashExpiresAt;
+    }
+  }
+  next.leakedAt ??= at;
+  const same =
+    next.enabled === key.enabled &&
+    next.previousHash === key.previousHash &&
+    next.leakedAt === key.leakedAt;
+  return same ? undefined : next;
 }
 
 /** `key` with the policy fields `update` sets (left out: kept; null: removed). */
@@ -493,7 +575,13 @@ function auditEvent(
   after: ApiKey | undefined,
 ): AuditEvent {
   const changes: Record<string, { from: FieldValue; to: FieldValue }> = {};
-  for (const field of ['enabled', 'permissions', 'expiresAt', ...POLICY_FIELDS] as const) {
+  for (const field of [
+    'enabled',
+    'permissions',
+    'expiresAt',
+    ...POLICY_FIELDS,
+    'leakedAt',
+  ] as const) {
     const from = before?.[field] ?? null;
     const to = after?.[field] ?? null;
     if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };

@@ -1,5 +1,5 @@
 /** How a caller proved who it is. */
-export type AuthMethod = 'api-key' | 'bearer' | 'cli';
+export type AuthMethod = 'api-key' | 'bearer' | 'cli' | 'scanner';
 
 /** Who is calling: established by authentication, read by the scope guard and the grant rule. */
 export interface Principal {

@@ -75,7 +75,15 @@ function sendsContent(request: Request): boolean {
  * without content is not handed to the parser at all.
  */
 export function deferredJsonBodyParser(): RequestHandler {
-  const parse = json({ limit: MAX_BODY_BYTES, type: JSON_TYPES, strict: true });
+  const parse = json({
+    limit: MAX_BODY_BYTES,
+    type: JSON_TYPES,
+    strict: true,
+    // The bytes as sent, for a route that checks a signature over them (secret scanning).
+    verify: (request: Request, _response, bytes: Buffer) => {
+      request.rawBody = bytes;
+    },
+  });
   return (request: Request, response: Response, next: NextFunction) => {
     if (!sendsContent(request)) {
       next();
@@ -121,5 +129,12 @@ export class JsonBodyPipe implements PipeTransform {
       );
     }
     return body;
+  }
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The JSON body's bytes as received, set by the body parser. */
+    rawBody?: Buffer;
   }
 }

@@ -42,6 +42,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly leakReports = new Counter({
+    name: 'leak_reports_total',
+    help: 'Tokens secret scanners reported leaked, by label: true_positive (a key of ours) or false_positive.',
+    labelNames: ['label'] as const,
+    registers: [this.registry],
+  });
+
   readonly storeWrites = new Counter({
     name: 'key_store_writes_total',
     help: 'Writes to the key store (a rewrite of security.yml, a transaction), each holding one or more changes.',

@@ -132,6 +132,12 @@ export class AuditChangesDto {
 
   @ApiPropertyOptional({ type: MetaChangeDto })
   meta?: MetaChangeDto;
+
+  @ApiPropertyOptional({
+    type: InstantChangeDto,
+    description: 'A leak was reported (leak), or the leaked token replaced (rotate).',
+  })
+  leakedAt?: InstantChangeDto;
 }
 
 /** One line of a tenant's audit trail. It never holds a token or a hash. */
@@ -146,12 +152,12 @@ export class AuditEntryDto {
   requestId!: string;
 
   @ApiProperty({
-    description: 'api-key:<key name>, bearer:<sub> or cli:operator.',
+    description: 'api-key:<key name>, bearer:<sub>, cli:operator or scanner:github.',
     example: 'bearer:alice',
   })
   actor!: string;
 
-  @ApiProperty({ enum: ['create', 'update', 'rotate', 'delete'] })
+  @ApiProperty({ enum: ['create', 'update', 'rotate', 'delete', 'leak'] })
   action!: AuditEntry['action'];
 
   @ApiProperty({ description: 'The API key changed.', example: 'ci-deploy' })
@@ -163,6 +169,14 @@ export class AuditEntryDto {
     example: { enabled: { from: true, to: false } },
   })
   changes!: AuditChangesDto;
+
+  @ApiPropertyOptional({ description: 'For a leak: where the scanner found the token.' })
+  url?: string;
+
+  @ApiPropertyOptional({
+    description: 'For a leak: what the scanner found it in (content, commit, cli...).',
+  })
+  source?: string;
 
   @ApiProperty({
     description: 'The hash of the previous line: the chain `npm run keys -- audit verify` checks.',
