@@ -15,6 +15,7 @@ import { AppConfigModule } from './config/config.module';
 import { storageConfig } from './config/storage.config';
 import { HealthModule } from './health/health.module';
 import { LeaksModule } from './leaks/leaks.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import { MetricsModule } from './common/metrics';
 import { MetricsEndpointModule } from './metrics/metrics-endpoint.module';
 import { VerificationModule } from './verification/verification.module';
@@ -38,6 +39,7 @@ export class AppModule {
         ApiKeysModule,
         AuditModule,
         LeaksModule,
+        WebhooksModule,
         AuthModule.forRoot({ imports: [ApiKeysModule], strategies: [ApiKeyStrategy] }),
         HealthModule,
         MetricsEndpointModule,

@@ -49,6 +49,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new Counter({
+    name: 'webhook_deliveries_total',
+    help: 'Webhook POSTs, by result: delivered (2xx) or failed (retried with backoff).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhooksPending = new Gauge({
+    name: 'webhook_events_pending',
+    help: 'Audit lines not yet delivered to WEBHOOK_URL, over every tenant, at the last sweep.',
+    registers: [this.registry],
+  });
+
   readonly storeWrites = new Counter({
     name: 'key_store_writes_total',
     help: 'Writes to the key store (a rewrite of security.yml, a transaction), each holding one or more changes.',

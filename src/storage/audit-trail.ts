@@ -12,4 +12,27 @@ export abstract class AuditTrail {
 
   /** Checks the chain and its anchor. */
   abstract verify(tenantId: string): Promise<ChainVerdict>;
+
+  /** The `seq` of the tenant's last line (0 for none yet), as its anchor records it. */
+  abstract head(tenantId: string): Promise<number>;
+
+  /**
+   * Up to `limit` entries with `seq` above `after`, oldest first: for what follows the trail
+   * (webhook delivery), which is normally a few lines behind its head. Read back page by page.
+   */
+  async after(tenantId: string, after: number, limit: number): Promise<AuditEntry[]> {
+    const newest: AuditEntry[] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await this.page(tenantId, PAGE, before);
+      for (const entry of page) {
+        if (entry.seq <= after) return newest.reverse().slice(0, limit);
+        newest.push(entry);
+      }
+      if (page.length < PAGE) return newest.reverse().slice(0, limit);
+      before = page[page.length - 1].seq;
+    }
+  }
 }
+
+const PAGE = 500;

@@ -55,6 +55,9 @@ export class TenantBusyError extends Error {
   }
 }
 
+/** Another process held the tenant's lock for longer than we waited: nothing was changed. */
+export class TenantLockHeldError extends TenantBusyError {}
+
 /** The change would make security.yml larger than the service will read back; nothing was written. */
 export class TenantChangeTooLargeError extends Error {
   constructor(

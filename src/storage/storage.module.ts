@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module, type Provider } from '@nestjs/commo
 import type { StorageBackend } from '../config/storage.config';
 import { ApiKeysRepository } from './api-keys.repository';
 import { AuditTrail } from './audit-trail';
+import { ChangeFeed } from './change-feed';
 import { CreditLedger } from './credit-ledger';
 import { InProcessRateLimits, RateLimitStore } from './rate-limit.store';
 import { KeyCache } from './postgres/key-cache';
@@ -12,6 +13,9 @@ import { PostgresRateLimits } from './postgres/postgres-rate-limits';
 import { PostgresDatabase } from './postgres/postgres-database';
 import { PostgresUsageStore } from './postgres/postgres-usage.store';
 import { UsageStore } from './usage.store';
+import { WebhookCursors } from './webhook-cursors';
+import { PostgresWebhookCursors } from './postgres/postgres-webhook-cursors';
+import { YamlWebhookCursors } from './yaml/yaml-webhook-cursors';
 import { SecurityFileParser } from './yaml/security-file-parser';
 import { YamlApiKeysRepository } from './yaml/yaml-api-keys.repository';
 import { YamlAuditTrail } from './yaml/yaml-audit-trail';
@@ -28,6 +32,7 @@ const BINDINGS: Record<StorageBackend, Provider[]> = {
     { provide: CreditLedger, useClass: YamlCreditLedger },
     // Each process counts on its own: the files have no shared counter cheap enough to ask.
     { provide: RateLimitStore, useClass: InProcessRateLimits },
+    { provide: WebhookCursors, useClass: YamlWebhookCursors },
   ],
   postgres: [
     PostgresDatabase,
@@ -37,6 +42,7 @@ const BINDINGS: Record<StorageBackend, Provider[]> = {
     { provide: UsageStore, useClass: PostgresUsageStore },
     { provide: CreditLedger, useClass: PostgresCreditLedger },
     { provide: RateLimitStore, useClass: PostgresRateLimits },
+    { provide: WebhookCursors, useClass: PostgresWebhookCursors },
   ],
 };
 
@@ -47,8 +53,16 @@ export class StorageModule {
   static forBackend(backend: StorageBackend): DynamicModule {
     return {
       module: StorageModule,
-      providers: BINDINGS[backend],
-      exports: [ApiKeysRepository, AuditTrail, UsageStore, CreditLedger, RateLimitStore],
+      providers: [ChangeFeed, ...BINDINGS[backend]],
+      exports: [
+        ApiKeysRepository,
+        AuditTrail,
+        UsageStore,
+        CreditLedger,
+        RateLimitStore,
+        WebhookCursors,
+        ChangeFeed,
+      ],
     };
   }
 }

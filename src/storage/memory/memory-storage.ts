@@ -12,6 +12,7 @@ import {
 import type { AuditEntry, AuditEvent } from '../audit-entry';
 import { AuditTrail } from '../audit-trail';
 import { type BalanceChange, BalanceMapLedger, type CreditBalance } from '../credit-ledger';
+import { type DeliveryCursor, FRESH_CURSOR, WebhookCursors } from '../webhook-cursors';
 import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
@@ -29,6 +30,7 @@ interface MemoryTenant {
   head: ChainHead;
   usage: Map<string, UsageRecord>;
   credits: Map<string, CreditBalance>;
+  webhooks: DeliveryCursor;
   /** Writes to the tenant, one after the other. */
   queue: Promise<unknown>;
 }
@@ -53,6 +55,7 @@ export class MemoryStorage {
       head: EMPTY_CHAIN,
       usage: new Map(),
       credits: new Map(),
+      webhooks: FRESH_CURSOR,
       queue: Promise.resolve(),
     });
   }
@@ -201,6 +204,10 @@ export class MemoryAuditTrail extends AuditTrail {
     );
   }
 
+  head(tenantId: string): Promise<number> {
+    return later(() => this.storage.tenant(tenantId).head.seq);
+  }
+
   verify(tenantId: string): Promise<ChainVerdict> {
     return later(() => {
       const tenant = this.storage.tenant(tenantId);
@@ -244,5 +251,47 @@ export class MemoryCreditLedger extends BalanceMapLedger {
       tenantId,
       (tenant) => change(tenant.credits, this.clock.now()).result,
     );
+  }
+}
+
+/** Webhook cursors over MemoryStorage; one process, so a claim is only a guard against itself. */
+@Injectable()
+export class MemoryWebhookCursors extends WebhookCursors {
+  private started?: string;
+  private readonly claimed = new Set<string>();
+
+  constructor(private readonly storage: MemoryStorage) {
+    super();
+  }
+
+  since(now: string): Promise<string> {
+    this.started ??= now;
+    return Promise.resolve(this.started);
+  }
+
+  tenants(): Promise<string[]> {
+    return Promise.resolve(this.storage.tenantIds());
+  }
+
+  cursor(tenantId: string): Promise<DeliveryCursor> {
+    return later(() => this.storage.tenant(tenantId).webhooks);
+  }
+
+  async claim(
+    tenantId: string,
+    work: (
+      cursor: DeliveryCursor,
+      save: (cursor: DeliveryCursor) => Promise<void>,
+    ) => Promise<void>,
+  ): Promise<boolean> {
+    const tenant = this.storage.tenant(tenantId);
+    if (this.claimed.has(tenantId)) return false;
+    this.claimed.add(tenantId);
+    try {
+      await work(tenant.webhooks, (cursor) => later(() => void (tenant.webhooks = cursor)));
+      return true;
+    } finally {
+      this.claimed.delete(tenantId);
+    }
   }
 }

@@ -98,6 +98,21 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE previous_hash IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'webhook delivery: each tenant cursor into its audit trail',
+    sql: `
+      CREATE TABLE webhook_cursors (
+        tenant_id text PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+        delivered bigint NOT NULL DEFAULT 0,
+        expiring jsonb NOT NULL DEFAULT '[]'
+      );
+      CREATE TABLE webhook_state (
+        id integer PRIMARY KEY CHECK (id = 1),
+        since text NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Any fixed number: every replica takes this advisory lock to migrate, one at a time. */

@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import type { PoolClient } from 'pg';
 import { Clock } from '../../common/clock';
 import { Metrics } from '../../common/metrics';
+import { ChangeFeed } from '../change-feed';
 import {
   type ApiKey,
   type Credits,
@@ -148,6 +149,7 @@ export class PostgresApiKeysRepository
     private readonly clock: Clock,
     @Optional() private readonly cache?: KeyCache,
     @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly feed?: ChangeFeed,
   ) {
     super();
   }
@@ -357,7 +359,9 @@ export class PostgresApiKeysRepository
    */
   private async written<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     try {
-      return await this.db.transaction(work);
+      const result = await this.db.transaction(work);
+      this.feed?.changed(tenantId);
+      return result;
     } finally {
       this.cache?.changed(tenantId);
     }

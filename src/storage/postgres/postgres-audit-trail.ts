@@ -38,6 +38,25 @@ export class PostgresAuditTrail extends AuditTrail {
     });
   }
 
+  async head(tenantId: string): Promise<number> {
+    if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
+    const [row] = await this.db.query<{ audit_seq: string }>(
+      'SELECT audit_seq FROM tenants WHERE id = $1',
+      [tenantId],
+    );
+    if (!row) throw new TenantNotFoundError(tenantId);
+    return Number(row.audit_seq);
+  }
+
+  override async after(tenantId: string, after: number, limit: number): Promise<AuditEntry[]> {
+    await this.assertTenant(tenantId);
+    const rows = await this.db.query<{ line: string }>(
+      'SELECT line FROM audit_log WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
+      [tenantId, after, limit],
+    );
+    return rows.map((row) => JSON.parse(row.line) as AuditEntry);
+  }
+
   private async assertTenant(tenantId: string): Promise<void> {
     if (!isTenantId(tenantId)) throw new TenantNotFoundError(tenantId);
     const rows = await this.db.query('SELECT 1 FROM tenants WHERE id = $1', [tenantId]);

@@ -112,6 +112,11 @@ export class PostgresDatabase implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
+  /** Runs `use` on one connection of its own (for a session-level lock), released after. */
+  session<T>(use: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.withClient(use);
+  }
+
   private async withClient<T>(use: (client: PoolClient) => Promise<T>): Promise<T> {
     if (!this.migrated) throw new StorageUnavailableError('the database is not reachable yet');
     let client: PoolClient;

@@ -41,7 +41,7 @@ function parseAnchor(text: string): ChainAnchor {
 }
 
 /** The anchor of the log in `dir`, or undefined when there is none yet. */
-async function readAnchor(dir: string): Promise<ChainAnchor | undefined> {
+export async function readAnchor(dir: string): Promise<ChainAnchor | undefined> {
   const text = await readRegularFile(join(dir, AUDIT_ANCHOR_FILE));
   return text === undefined ? undefined : parseAnchor(text);
 }

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { lock } from 'proper-lockfile';
 import {
   errnoCode,
-  TenantBusyError,
+  TenantLockHeldError,
   TenantNotFoundError,
   TenantStorageError,
 } from '../storage.errors';
@@ -78,9 +78,10 @@ export async function withTenantLock<T>(
   file: string,
   work: (held: HeldLock) => Promise<T>,
   onCompromised: (error: Error) => void,
+  waitMs = LOCK_WAIT_MS,
 ): Promise<T> {
   const lockDir = `${file}.lock`;
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const deadline = Date.now() + waitMs;
   let release: (() => Promise<void>) | undefined;
   let compromised = false;
   for (let attempt = 0; !release; attempt++) {
@@ -101,7 +102,7 @@ export async function withTenantLock<T>(
       if (code === 'ENOENT' && !existsSync(dirname(file))) throw new TenantNotFoundError(tenantId);
       if (code !== 'ELOCKED' && code !== 'ENOENT') throw new TenantStorageError(tenantId, code);
       if (Date.now() >= deadline) {
-        throw new TenantBusyError(tenantId, Math.ceil(LOCK_STALE_MS / 1000));
+        throw new TenantLockHeldError(tenantId, Math.ceil(LOCK_STALE_MS / 1000));
       }
       await sleep(backoff(attempt));
     }

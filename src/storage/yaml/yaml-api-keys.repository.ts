@@ -16,6 +16,7 @@ import { type AuditAppend, AuditLogWriter } from './audit-log-file';
 import { openRegularFile, readRegularFile, syncDirectory, writeAndSync } from './durable-file';
 import { Clock, SystemClock } from '../../common/clock';
 import { Metrics } from '../../common/metrics';
+import { ChangeFeed } from '../change-feed';
 import { LruCache } from '../../common/lru-cache';
 import { appConfig } from '../../config/app.config';
 import { type ApiKey, isTenantId } from '../api-key.record';
@@ -143,6 +144,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     private readonly parser: SecurityFileParser = new SecurityFileParser(),
     private readonly clock: Clock = new SystemClock(),
     @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly feed?: ChangeFeed,
   ) {
     super();
     this.root = config.tenantsDir;
@@ -210,6 +212,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       (lock) => this.rewrite(tenantId, dir, batch, lock),
       (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
     );
+    this.feed?.changed(tenantId);
     for (const settle of outcomes) settle();
   }
 
@@ -378,6 +381,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       },
       (error) => this.logger.error(`lost the lock of ${tenantId}/security.yml: ${error.message}`),
     );
+    this.feed?.changed(tenantId);
   }
 
   /** The tenant's keys as the file holds them now. */

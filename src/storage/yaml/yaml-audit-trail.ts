@@ -1,10 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ConfigType } from '@nestjs/config';
 import { appConfig } from '../../config/app.config';
 import type { ChainVerdict } from '../audit-chain';
 import type { AuditEntry } from '../audit-entry';
 import { AuditTrail } from '../audit-trail';
-import { AUDIT_FILE, readAuditPage, verifyAuditLog } from './audit-log-file';
+import { AUDIT_FILE, readAnchor, readAuditPage, verifyAuditLog } from './audit-log-file';
 import { fileError } from './file-errors';
 import { existingTenantDir } from './tenant-directory';
 
@@ -24,6 +26,19 @@ export class YamlAuditTrail extends AuditTrail {
 
   verify(tenantId: string): Promise<ChainVerdict> {
     return this.reading(tenantId, (dir) => verifyAuditLog(dir));
+  }
+
+  /**
+   * The last line of a stored change: while a write is in flight (its security.yml not yet
+   * renamed into place), its lines are not counted, since it may yet be taken back.
+   */
+  head(tenantId: string): Promise<number> {
+    return this.reading(tenantId, async (dir) => {
+      const anchor = await readAnchor(dir);
+      if (!anchor) return 0;
+      const pending = anchor.pendingFile && existsSync(join(dir, anchor.pendingFile));
+      return (pending ? anchor.previous?.seq : anchor.head.seq) ?? 0;
+    });
   }
 
   private async reading<T>(tenantId: string, read: (dir: string) => Promise<T>): Promise<T> {
