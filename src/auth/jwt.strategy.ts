@@ -4,6 +4,7 @@ import type { Request } from 'express';
 import { passportJwtSecret } from 'jwks-rsa';
 import { Passport } from 'passport';
 import { ExtractJwt, Strategy, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+import { LruCache } from '../common/lru-cache';
 import { authConfig } from '../config/auth.config';
 import { type CredentialStrategy, InvalidCredentialsError } from './credential-strategy';
 import { principalFromClaims } from './jwt-claims';
@@ -16,6 +17,18 @@ export const JWKS_TIMEOUT_MS = 3000;
 /** Fetches of the JWKS for kids not in the cache, per minute: unknown-kid floods cannot hammer the IdP. */
 export const JWKS_REQUESTS_PER_MINUTE = 10;
 const REALM = 'tenant-api-keys';
+/** Tokens whose verification is remembered; the least recently used are verified afresh. */
+const VERIFIED_TOKENS = 10_000;
+/** How long a remembered verification holds at most: about as long as jwks-rsa keeps a key. */
+const VERIFIED_FOR_MS = 10 * 60 * 1000;
+
+/** A token that passed verification, what it grants, and the window in which it is valid. */
+interface VerifiedToken {
+  readonly principal: Principal;
+  /** Milliseconds: from `nbf`, to `exp` (each with the clock tolerance), and to the memo's age. */
+  readonly notBefore: number;
+  readonly until: number;
+}
 
 type AuthConfig = ConfigType<typeof authConfig>;
 
@@ -71,6 +84,13 @@ export class JwtStrategy implements CredentialStrategy {
   readonly challenge = `Bearer realm="${REALM}"`;
   private readonly logger = new Logger(JwtStrategy.name);
   private readonly passport?: InstanceType<typeof Passport>;
+  /**
+   * Verifications remembered by the whole token string (its signature included): a client
+   * reuses its token for many requests, and checking the same RS256 signature again would
+   * give the same answer. Only the times are checked again at each use; failures are never
+   * remembered.
+   */
+  private readonly verified = new LruCache<string, VerifiedToken>(VERIFIED_TOKENS);
 
   constructor(@Inject(authConfig.KEY) private readonly config: AuthConfig) {
     const strategy = JwtStrategy.createStrategy(config);
@@ -129,8 +149,24 @@ export class JwtStrategy implements CredentialStrategy {
     if (!this.passport) {
       throw this.invalid('bearer tokens are not accepted: this service has no key to verify them');
     }
+    const token = request.headers.authorization;
+    const now = Date.now();
+    const known = token === undefined ? undefined : this.verified.get(token);
+    if (known && now >= known.notBefore && now < known.until) return known.principal;
     const claims = await this.verify(this.passport, request);
-    return principalFromClaims(claims, this.config.tenantClaim);
+    const principal = principalFromClaims(claims, this.config.tenantClaim);
+    if (token !== undefined) {
+      const tolerance = CLOCK_TOLERANCE_SECONDS * 1000;
+      this.verified.set(token, {
+        principal,
+        notBefore: typeof claims.nbf === 'number' ? claims.nbf * 1000 - tolerance : 0,
+        until: Math.min(
+          typeof claims.exp === 'number' ? claims.exp * 1000 + tolerance : Infinity,
+          now + VERIFIED_FOR_MS,
+        ),
+      });
+    }
+    return principal;
   }
 
   private verify(
