@@ -40,7 +40,7 @@ import { type IfMatch, parseIfMatch } from '../common/if-match';
 import { ProblemDto } from '../common/problem.dto';
 import { ValidationProblemException } from '../common/validation.pipe';
 import { ownerProblem } from '../storage/key-policies';
-import { OWNER_SCHEMA } from './dto/key-policies.dto';
+import { OWNER_QUERY_SCHEMA } from './dto/key-policies.dto';
 import { entityTagOf } from './api-key';
 import { TENANT_ID_PATTERN } from '../storage/api-key.record';
 import { type ApiKeyView, ApiKeysService, type IssuedApiKey } from './api-keys.service';
@@ -147,7 +147,9 @@ export class ApiKeysController {
     name: 'owner',
     required: false,
     description: "Only this owner's keys.",
-    schema: OWNER_SCHEMA,
+    // No example: Swagger UI fills an optional parameter's example into "Try it out", which
+    // would turn a plain listing into a filter on a made-up owner.
+    schema: OWNER_QUERY_SCHEMA,
   })
   @ApiOkResponse({ description: 'API keys returned.', type: [ApiKeyDto] })
   @ApiBadRequestResponse(problem('The owner is not a valid owner id.'))

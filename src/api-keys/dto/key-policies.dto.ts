@@ -54,12 +54,17 @@ export class CreditsDto {
   refill?: CreditRefillDto;
 }
 
-export const OWNER_SCHEMA = {
+/** An owner id as the `owner` query filter takes it: without an example, see the controller. */
+export const OWNER_QUERY_SCHEMA = {
   type: 'string',
-  description: "The tenant's own customer or user id the key belongs to.",
   minLength: 1,
   maxLength: 128,
   pattern: OWNER_PATTERN.source,
+} as const;
+
+export const OWNER_SCHEMA = {
+  ...OWNER_QUERY_SCHEMA,
+  description: "The tenant's own customer or user id the key belongs to.",
   example: 'customer-42',
 } as const;
 
