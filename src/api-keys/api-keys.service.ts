@@ -232,7 +232,8 @@ export class ApiKeysService {
       return { key, event: auditEvent(caller, 'create', undefined, key), result: key };
     });
     this.usage.forget(tenantId, key.name);
-    await this.grantCredits(tenantId, key);
+    // No ledger write: a new key's grant is its own (its createdAt is in the grant id), so any
+    // balance left under its name by a key deleted by hand is not its balance.
     return { view: (await this.views(tenantId, [key]))[0], token };
   }
 
