@@ -53,18 +53,50 @@ export async function readRegularFile(path: string): Promise<string | undefined>
   }
 }
 
+/** Writes `pieces` one after the other at the handle's position, in as few calls as it takes. */
+export async function writeAll(
+  handle: Pick<FileHandle, 'writev'>,
+  pieces: readonly Buffer[],
+): Promise<void> {
+  let rest = pieces.filter((piece) => piece.length > 0);
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest);
+    // A short write: go on from where it stopped (a full disk answers the next call with ENOSPC).
+    if (bytesWritten === 0) {
+      throw Object.assign(new Error('the file system took no bytes'), { code: 'ENOSPC' });
+    }
+    let next = 0;
+    while (next < rest.length && bytesWritten >= rest[next].length) {
+      bytesWritten -= rest[next].length;
+      next++;
+    }
+    rest =
+      next < rest.length && bytesWritten > 0
+        ? [rest[next].subarray(bytesWritten), ...rest.slice(next + 1)]
+        : rest.slice(next);
+  }
+}
+
 /**
- * Writes `text` to `path`, a new file (`create`) or the end of a regular one (`append`), and
- * fsyncs it before closing: once this resolves, the bytes are on disk.
+ * Writes `content` (text, or bytes in pieces) to `path`, a new file (`create`) or the end of a
+ * regular one (`append`), and fsyncs it before closing: once this resolves, the bytes are on disk.
  */
 export async function writeAndSync(
   path: string,
   mode: 'create' | 'append',
-  text: string,
+  content: string | readonly Buffer[],
 ): Promise<void> {
-  const handle = await openRegularFile(path, mode);
+  await writeSyncAndClose(await openRegularFile(path, mode), content);
+}
+
+/** Writes `content` through an opened file, fsyncs it, and closes it (whatever happens). */
+export async function writeSyncAndClose(
+  handle: FileHandle,
+  content: string | readonly Buffer[],
+): Promise<void> {
   try {
-    await handle.writeFile(text, 'utf8');
+    if (typeof content === 'string') await handle.writeFile(content, 'utf8');
+    else await writeAll(handle, content);
     await handle.sync();
   } finally {
     await handle.close();

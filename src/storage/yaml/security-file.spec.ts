@@ -249,4 +249,28 @@ describe('renderSecurityFile', () => {
     expect(rendered).toBe(wholeDump(doc));
     expect(renderSecurityFile(doc)).toBe(rendered);
   });
+
+  it('reuses what it rendered before only where the entries are still the same', () => {
+    const hash = (i: number) => i.toString(16).padStart(64, '0');
+    const key = (i: number, enabled = true) => ({
+      name: `key-${i}`,
+      enabled,
+      permissions: ['read'],
+      hash: hash(i),
+    });
+    let entries = Array.from({ length: 700 }, (_v, i) => toStoredEntry(key(i)));
+    const sections = parseSecurityFile('before: 1\napiKeys: []\nafter: 2\n').sections;
+    const check = () => {
+      const document = { sections, entries };
+      // Parsed afresh, nothing of it was rendered before.
+      expect(renderSecurityFile(document)).toBe(wholeDump(parseSecurityFile(wholeDump(document))));
+    };
+    check();
+    entries = [...entries, toStoredEntry(key(700))]; // a create
+    check();
+    entries = entries.map((entry, i) => (i === 300 ? toStoredEntry(key(300, false)) : entry));
+    check();
+    entries = entries.filter((_entry, i) => i !== 10); // a deletion shifts every later entry
+    check();
+  });
 });

@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import type { AuditEvent } from '../audit-entry';
 import { AUDIT_FILE } from './audit-log-file';
 import { type AuditAppend, AuditLogWriter } from './audit-log-file';
-import { openRegularFile, readRegularFile, syncDirectory, writeAndSync } from './durable-file';
+import { openRegularFile, readRegularFile, syncDirectory, writeSyncAndClose } from './durable-file';
 import { Clock, SystemClock } from '../../common/clock';
 import { Metrics } from '../../common/metrics';
 import { ChangeFeed } from '../change-feed';
@@ -35,7 +35,7 @@ import { decideEach, GroupCommit, type PendingChange } from '../group-commit';
 import {
   EMPTY_SECURITY_DOCUMENT,
   MAX_SECURITY_FILE_BYTES,
-  renderSecurityFile,
+  renderSecurityFileBytes,
   type SecurityDocument,
   SecurityFileError,
 } from './security-file';
@@ -107,8 +107,11 @@ function applyBatch(
 }
 
 /** The service never writes what it would refuse to read. */
-function assertReadableBack(tenantId: string, text: string): void {
-  const bytes = Buffer.byteLength(text);
+function assertReadableBack(tenantId: string, content: string | readonly Buffer[]): void {
+  const bytes =
+    typeof content === 'string'
+      ? Buffer.byteLength(content)
+      : content.reduce((sum, piece) => sum + piece.length, 0);
   if (bytes > MAX_SECURITY_FILE_BYTES) {
     throw new TenantChangeTooLargeError(
       tenantId,
@@ -235,10 +238,10 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
         if (!draft.hasChanges) return outcomes;
         draft.dropExpiredPreviousTokens(this.clock.now());
         const keys = draft.toTenantKeys();
-        const text = renderSecurityFile(keys.document);
-        assertReadableBack(tenantId, text);
+        const bytes = renderSecurityFileBytes(keys.document);
+        assertReadableBack(tenantId, bytes);
         if (draft.events.length > 0) audit ??= await this.openAudit(tenantId, dir);
-        const stored = await this.install(tenantId, dir, text, base.signature, lock, {
+        const stored = await this.install(tenantId, dir, bytes, base.signature, lock, {
           writer: audit,
           events: draft.events,
         });
@@ -263,7 +266,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   }
 
   /**
-   * Writes `text` beside security.yml, appends the audit lines, and renames it into place if the
+   * Writes `content` beside security.yml, appends the audit lines, and renames it into place if the
    * file still has `signature` and the lock is still ours: checked last, right before the rename.
    * Returns the new file's signature (none if it was replaced again at once), or undefined when
    * the file had changed; then nothing is stored and the audit lines are taken back, as they are
@@ -272,7 +275,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
   private async install(
     tenantId: string,
     dir: string,
-    text: string,
+    content: string | readonly Buffer[],
     signature: string,
     lock: HeldLock,
     audit: { readonly writer?: AuditLogWriter; readonly events: readonly AuditEvent[] },
@@ -287,19 +290,33 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
     };
     let installed: bigint;
     let after: BigIntStats | undefined;
+    let renamed = false;
     try {
       await assertLockHeld(); // before anything is written, the audit log included
       await this.removeOrphanedTempFiles(dir);
-      await writeAndSync(temp, 'create', text);
-      installed = lstatSync(temp, { bigint: true }).ino;
       if (signatureNow(file) !== signature) return undefined;
-      if (audit.writer && audit.events.length > 0) {
-        const time = new Date(this.clock.now()).toISOString();
-        appended = await audit.writer.append(audit.events, time, basename(temp));
-      }
+      const handle = await openRegularFile(temp, 'create');
+      installed = lstatSync(temp, { bigint: true }).ino;
+      // The file and its audit lines are written side by side. The lines name the temp file,
+      // which exists from here on: if the process dies before the rename, the next writer
+      // finds it and takes the lines back.
+      const [wrote, logged] = await Promise.allSettled([
+        writeSyncAndClose(handle, content),
+        audit.writer && audit.events.length > 0
+          ? audit.writer.append(
+              audit.events,
+              new Date(this.clock.now()).toISOString(),
+              basename(temp),
+            )
+          : undefined,
+      ]);
+      if (logged.status === 'fulfilled') appended = logged.value;
+      if (wrote.status === 'rejected') throw wrote.reason;
+      if (logged.status === 'rejected') throw logged.reason;
       await assertLockHeld();
       if (signatureNow(file) !== signature) return undefined;
       await rename(temp, file);
+      renamed = true;
       after = lstatSync(file, { bigint: true, throwIfNoEntry: false });
       appended = undefined;
     } catch (error) {
@@ -314,7 +331,7 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
           this.logger.error(`could not take back audit lines of ${tenantId}: ${errnoCode(error)}`);
         });
       }
-      await rm(temp, { force: true }).catch(() => undefined);
+      if (!renamed) await rm(temp, { force: true }).catch(() => undefined);
     }
     // Renamed: the change is visible, so it is answered as stored; a failed directory fsync is
     // logged rather than answered as an error the client would take to mean "not stored".
