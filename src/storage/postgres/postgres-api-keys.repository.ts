@@ -44,6 +44,9 @@ interface KeyRow {
 
 const KEY_COLUMNS =
   'name, enabled, permissions, hash, created_at, updated_at, expires_at, hint, previous_hash, previous_hash_expires_at, owner, rate_limit, credits, allowed_ips, meta, leaked_at, extra';
+const KEY_COLUMN_COUNT = KEY_COLUMNS.split(', ').length;
+/** Rows per INSERT: well under PostgreSQL's 65,535 parameters per statement. */
+const ROWS_PER_INSERT = 1000;
 /** `$2, $3, ...`: the placeholders of KEY_COLUMNS after the tenant's `$1`. */
 const KEY_VALUES = KEY_COLUMNS.split(', ')
   .map((_column, i) => `$${i + 2}`)
@@ -284,6 +287,7 @@ export class PostgresApiKeysRepository
         next.set(name, decision.key);
         if (decision.event) events.push(decision.event);
       });
+      const created: Array<{ key: ApiKey }> = [];
       for (const [name, key] of next) {
         const row = stored.get(name);
         if (key === null) {
@@ -299,9 +303,10 @@ export class PostgresApiKeysRepository
             [tenantId, ...columnsOf(key, row.extra)],
           );
         } else {
-          await this.insert(client, tenantId, key);
+          created.push({ key });
         }
       }
+      await this.insert(client, tenantId, created);
       if (next.size > 0) await this.dropExpiredPreviousHashes(client, tenantId);
       await this.audit(client, tenantId, head, events);
       return settled;
@@ -334,9 +339,11 @@ export class PostgresApiKeysRepository
         )
       ).rows.map(toKey);
       await client.query('DELETE FROM api_keys WHERE tenant_id = $1', [tenantId]);
-      for (const entry of next.document.entries) {
-        await this.insert(client, tenantId, entry.key, extraOf(entry.raw));
-      }
+      await this.insert(
+        client,
+        tenantId,
+        next.document.entries.map((entry) => ({ key: entry.key, extra: extraOf(entry.raw) })),
+      );
       const sections = Object.fromEntries(
         Object.entries(next.document.sections).filter(([name]) => name !== 'apiKeys'),
       );
@@ -375,25 +382,33 @@ export class PostgresApiKeysRepository
     client: PoolClient,
     tenantId: string,
   ): Promise<{ seq: number; hash: string }> {
+    // One round trip: the lock, and the notification (sent at COMMIT) with it.
     const rows = await client.query<{ audit_seq: string; audit_hash: string }>(
-      'SELECT audit_seq, audit_hash FROM tenants WHERE id = $1 FOR UPDATE',
-      [tenantId],
+      'SELECT audit_seq, audit_hash, pg_notify($2, id) FROM tenants WHERE id = $1 FOR UPDATE',
+      [tenantId, CHANGES_CHANNEL],
     );
     if (rows.rowCount === 0) throw new TenantNotFoundError(tenantId);
-    await client.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, tenantId]);
     return { seq: Number(rows.rows[0].audit_seq), hash: rows.rows[0].audit_hash };
   }
 
+  /** Inserts the keys in order (their `position`), many rows per statement. */
   private async insert(
     client: PoolClient,
     tenantId: string,
-    key: ApiKey,
-    extra: Record<string, unknown> = {},
+    keys: ReadonlyArray<{ readonly key: ApiKey; readonly extra?: Record<string, unknown> }>,
   ): Promise<void> {
-    await client.query(
-      `INSERT INTO api_keys (tenant_id, ${KEY_COLUMNS}) VALUES ($1, ${KEY_VALUES})`,
-      [tenantId, ...columnsOf(key, extra)],
-    );
+    for (let from = 0; from < keys.length; from += ROWS_PER_INSERT) {
+      const chunk = keys.slice(from, from + ROWS_PER_INSERT);
+      const values = chunk.map((_key, row) => {
+        const first = 2 + row * KEY_COLUMN_COUNT;
+        const placeholders = Array.from({ length: KEY_COLUMN_COUNT }, (_c, i) => `$${first + i}`);
+        return `($1, ${placeholders.join(', ')})`;
+      });
+      await client.query(
+        `INSERT INTO api_keys (tenant_id, ${KEY_COLUMNS}) VALUES ${values.join(', ')}`,
+        [tenantId, ...chunk.flatMap(({ key, extra }) => columnsOf(key, extra))],
+      );
+    }
   }
 
   /** Appends the events to the tenant's chain and anchors the new head in its row. */
@@ -406,14 +421,12 @@ export class PostgresApiKeysRepository
     if (events.length === 0) return;
     const time = new Date(this.clock.now()).toISOString();
     const lines = chainLines({ ...head, bytes: 0 }, events, time);
-    let seq = head.seq;
-    for (const line of lines.text.trimEnd().split('\n')) {
-      await client.query('INSERT INTO audit_log (tenant_id, seq, line) VALUES ($1, $2, $3)', [
-        tenantId,
-        ++seq,
-        line,
-      ]);
-    }
+    const texts = lines.text.trimEnd().split('\n');
+    await client.query(
+      `INSERT INTO audit_log (tenant_id, seq, line)
+        SELECT $1, $2::bigint + n, line FROM unnest($3::text[]) WITH ORDINALITY AS l (line, n)`,
+      [tenantId, head.seq, texts],
+    );
     await client.query('UPDATE tenants SET audit_seq = $2, audit_hash = $3 WHERE id = $1', [
       tenantId,
       lines.head.seq,
