@@ -6,6 +6,12 @@ export interface DeliveryCursor {
   readonly expiring: readonly string[];
 }
 
+/** What runs under a tenant's delivery claim: its cursor, and how to store a moved one. */
+export type DeliveryWork = (
+  cursor: DeliveryCursor,
+  save: (cursor: DeliveryCursor) => Promise<void>,
+) => Promise<void>;
+
 export const FRESH_CURSOR: DeliveryCursor = { delivered: 0, expiring: [] };
 
 /**
@@ -28,11 +34,5 @@ export abstract class WebhookCursors {
    * Runs `work` holding the tenant's delivery claim, with its cursor; `save` stores a moved
    * cursor durably. Resolves false, running nothing, while another process holds the claim.
    */
-  abstract claim(
-    tenantId: string,
-    work: (
-      cursor: DeliveryCursor,
-      save: (cursor: DeliveryCursor) => Promise<void>,
-    ) => Promise<void>,
-  ): Promise<boolean>;
+  abstract claim(tenantId: string, work: DeliveryWork): Promise<boolean>;
 }

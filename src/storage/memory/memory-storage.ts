@@ -12,7 +12,12 @@ import {
 import type { AuditEntry, AuditEvent } from '../audit-entry';
 import { AuditTrail } from '../audit-trail';
 import { type BalanceChange, BalanceMapLedger, type CreditBalance } from '../credit-ledger';
-import { type DeliveryCursor, FRESH_CURSOR, WebhookCursors } from '../webhook-cursors';
+import {
+  type DeliveryCursor,
+  type DeliveryWork,
+  FRESH_CURSOR,
+  WebhookCursors,
+} from '../webhook-cursors';
 import { TenantChangedError, TenantExistsError, TenantNotFoundError } from '../storage.errors';
 import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
 import { renderSecurityFile, type SecurityDocument, toStoredEntry } from '../yaml/security-file';
@@ -277,13 +282,7 @@ export class MemoryWebhookCursors extends WebhookCursors {
     return later(() => this.storage.tenant(tenantId).webhooks);
   }
 
-  async claim(
-    tenantId: string,
-    work: (
-      cursor: DeliveryCursor,
-      save: (cursor: DeliveryCursor) => Promise<void>,
-    ) => Promise<void>,
-  ): Promise<boolean> {
+  async claim(tenantId: string, work: DeliveryWork): Promise<boolean> {
     const tenant = this.storage.tenant(tenantId);
     if (this.claimed.has(tenantId)) return false;
     this.claimed.add(tenantId);

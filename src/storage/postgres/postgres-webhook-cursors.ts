@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { isTenantId } from '../api-key.record';
 import { TenantNotFoundError } from '../storage.errors';
-import { type DeliveryCursor, FRESH_CURSOR, WebhookCursors } from '../webhook-cursors';
+import {
+  type DeliveryCursor,
+  type DeliveryWork,
+  FRESH_CURSOR,
+  WebhookCursors,
+} from '../webhook-cursors';
 import { PostgresDatabase } from './postgres-database';
 
 interface CursorRow {
@@ -46,13 +51,7 @@ export class PostgresWebhookCursors extends WebhookCursors {
     return toCursor(row);
   }
 
-  claim(
-    tenantId: string,
-    work: (
-      cursor: DeliveryCursor,
-      save: (cursor: DeliveryCursor) => Promise<void>,
-    ) => Promise<void>,
-  ): Promise<boolean> {
+  claim(tenantId: string, work: DeliveryWork): Promise<boolean> {
     if (!isTenantId(tenantId)) return Promise.reject(new TenantNotFoundError(tenantId));
     return this.db.session(async (client) => {
       const lock = "hashtextextended('tenant-api-keys webhooks ' || $1, 0)";

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { appConfig } from '../../config/app.config';
 import { isTenantId } from '../api-key.record';
 import { errnoCode, TenantBusyError, TenantLockHeldError } from '../storage.errors';
-import { type DeliveryCursor, FRESH_CURSOR, WebhookCursors } from '../webhook-cursors';
+import {
+  type DeliveryCursor,
+  type DeliveryWork,
+  FRESH_CURSOR,
+  WebhookCursors,
+} from '../webhook-cursors';
 import { readRegularFile, replaceDurably, writeAndSync } from './durable-file';
 import { fileError } from './file-errors';
 import { SideFile } from './side-file';
@@ -72,13 +77,7 @@ export class YamlWebhookCursors extends WebhookCursors {
     return this.file.read(tenantId);
   }
 
-  async claim(
-    tenantId: string,
-    work: (
-      cursor: DeliveryCursor,
-      save: (cursor: DeliveryCursor) => Promise<void>,
-    ) => Promise<void>,
-  ): Promise<boolean> {
+  async claim(tenantId: string, work: DeliveryWork): Promise<boolean> {
     const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
     try {
       await withTenantLock(
