@@ -214,9 +214,10 @@ async function readBenchmarks(root: string): Promise<void> {
     ratio('admin GET of one key / floor requests/s', 'key10', 'floor', 0.5);
     ratio('API-key GET / health requests/s', 'key10', 'health', 0.8);
     ratio('10,000-key tenant / 10-key tenant requests/s', 'key10k', 'key10', 0.9);
+    ratio('bearer JWT GET of one key / floor requests/s', 'bearer', 'floor', 0.6);
     record({
-      measure: 'health / floor, bearer GET / floor requests/s (no target)',
-      value: `${(mean(rps.health) / mean(rps.floor)).toFixed(2)}, ${(mean(rps.bearer) / mean(rps.floor)).toFixed(2)}`,
+      measure: 'health / floor requests/s (no target)',
+      value: (mean(rps.health) / mean(rps.floor)).toFixed(2),
     });
   } finally {
     await Promise.all([server.stop(), floor.stop()]);
