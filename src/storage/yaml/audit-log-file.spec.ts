@@ -86,6 +86,16 @@ describe('audit.log', () => {
     expect(await lines()).toHaveLength(2);
   });
 
+  it('rebuilds an anchor a crash tore from the log, and goes on with the chain', async () => {
+    await write('a', 'b');
+    await writeFile(join(dir, 'audit.anchor'), '{"head":{"seq":2,"ha');
+    await write('c');
+    const entries = (await lines()).map((line) => JSON.parse(line) as AuditEntry);
+    expect(entries.map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(entries[2].prev).toBe(entries[1].hash);
+    expect(await verifyAuditLog(dir)).toEqual({ intact: true, entries: 3, anchored: true });
+  });
+
   it('pages newest first from the end, across chunk boundaries, with before', async () => {
     const many = Array.from({ length: 700 }, (_, i) => `key-${i}`);
     await write(...many);

@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { type FileHandle, lstat, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../storage.errors';
@@ -114,18 +115,32 @@ export class AuditLogWriter {
    */
   static async open(dir: string, onRepair: (what: string) => void): Promise<AuditLogWriter> {
     const file = join(dir, AUDIT_FILE);
-    let anchor = await readAnchor(dir).catch((error: unknown) => {
-      if (error instanceof SyntaxError) return undefined; // torn by a crash: rebuilt below
+    const anchorFile = join(dir, AUDIT_ANCHOR_FILE);
+    // Read through the handle the writer keeps: every write opens the log, so a file opened
+    // once rather than twice is a few thread-pool round trips less per write.
+    let handle = await openRegularFile(anchorFile, 'update').catch((error: unknown) => {
+      if (errnoCode(error) === 'ENOENT') return undefined;
       throw error;
     });
+    let anchor: ChainAnchor | undefined;
     let separator = '';
-    if (!anchor) {
+    try {
+      anchor = handle && parseAnchor(await handle.readFile('utf8'));
+    } catch (error) {
+      if (!(error instanceof SyntaxError)) {
+        await handle?.close();
+        throw error;
+      }
+      // torn by a crash: rebuilt below
+    }
+    if (!anchor || !handle) {
+      await handle?.close();
       const unanchored = await headOfUnanchoredLog(file);
       separator = unanchored.endsWithNewline ? '' : '\n';
       anchor = { head: unanchored.head };
       await AuditLogWriter.createAnchor(dir, anchor);
+      handle = await openRegularFile(anchorFile, 'update');
     }
-    const handle = await openRegularFile(join(dir, AUDIT_ANCHOR_FILE), 'update');
     const writer = new AuditLogWriter(dir, handle, anchor.head, separator);
     try {
       if (anchor.pendingFile && anchor.previous && (await exists(join(dir, anchor.pendingFile)))) {
@@ -134,7 +149,7 @@ export class AuditLogWriter {
         );
         await writer.moveHead(anchor.previous);
       }
-      const size = (await lstat(file).catch(() => undefined))?.size ?? 0;
+      const size = lstatSync(file, { throwIfNoEntry: false })?.size ?? 0;
       if (size > writer.head.bytes) {
         onRepair(`removed ${size - writer.head.bytes} bytes of audit.log past its anchored end`);
         await writer.truncate(writer.head.bytes);
