@@ -37,6 +37,9 @@ export async function stopPostgres(): Promise<void> {
   const started = state.postgresForSpecs;
   if (!started) return;
   state.postgresForSpecs = undefined;
+  // Ours, not one given from outside: a later start (the benchmark starts one per part) must
+  // not take the stopped server's address for a given one.
+  delete process.env.TEST_DATABASE_URL;
   if (started.child.exitCode === null) {
     started.child.kill('SIGTERM');
     await once(started.child, 'exit');
