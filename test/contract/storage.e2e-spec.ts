@@ -225,6 +225,18 @@ describe.each(BACKENDS)('the storage ports, against the %s backend', (_name, ope
     expect(await repository.findByHash('acme', hashOf(1))).toBeUndefined();
   });
 
+  it('drops an ended grace from the key a write changes, even when the change keeps it', async () => {
+    const { repository, clock } = backend;
+    const until = new Date(clock.now() + 1000).toISOString();
+    const rotated = keyRecord('a', 2, { previousHash: hashOf(1), previousHashExpiresAt: until });
+    await repository.change('acme', ...store(rotated));
+    clock.advance(1000);
+    await repository.change('acme', ...store({ ...rotated, enabled: false }));
+    const stored = await repository.findByName('acme', 'a');
+    expect([stored?.enabled, stored?.previousHash]).toEqual([false, undefined]);
+    expect(await repository.findByHash('acme', hashOf(1))).toBeUndefined();
+  });
+
   it('replaces everything at once, with the given events, and only if unchanged when asked', async () => {
     const { repository, trail } = backend;
     await repository.change('acme', ...store(keyRecord('a', 1)));

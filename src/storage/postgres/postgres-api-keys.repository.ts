@@ -11,6 +11,7 @@ import {
   type KeyMeta,
   OPTIONAL_KEY_FIELDS,
   previousTokenValidUntil,
+  withoutExpiredPreviousToken,
   type RateLimit,
 } from '../api-key.record';
 import { ApiKeysRepository, type DecideChange } from '../api-keys.repository';
@@ -270,11 +271,17 @@ export class PostgresApiKeysRepository
     const outcomes = await this.written(tenantId, async (client) => {
       const head = await this.lockTenant(client, tenantId);
       const names = [...new Set(batch.map((change) => change.name))];
+      // The keys the batch names, and in the same query those holding a replaced token, whose
+      // grace periods every write checks.
       const rows = await client.query<KeyRow>(
-        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND name = ANY($2)`,
+        `SELECT ${KEY_COLUMNS} FROM api_keys
+          WHERE tenant_id = $1 AND (name = ANY($2) OR previous_hash IS NOT NULL)`,
         [tenantId, names],
       );
-      const stored = new Map(rows.rows.map((row) => [row.name, row]));
+      const named = new Set(names);
+      const stored = new Map(
+        rows.rows.filter((row) => named.has(row.name)).map((row) => [row.name, row]),
+      );
       const next = new Map<string, ApiKey | null>();
       const events: AuditEvent[] = [];
       const current = (name: string) => {
@@ -287,8 +294,10 @@ export class PostgresApiKeysRepository
         next.set(name, decision.key);
         if (decision.event) events.push(decision.event);
       });
+      const now = this.clock.now();
       const created: Array<{ key: ApiKey }> = [];
-      for (const [name, key] of next) {
+      for (const [name, decided] of next) {
+        const key = decided && withoutExpiredPreviousToken(decided, now);
         const row = stored.get(name);
         if (key === null) {
           if (row)
@@ -307,7 +316,10 @@ export class PostgresApiKeysRepository
         }
       }
       await this.insert(client, tenantId, created);
-      if (next.size > 0) await this.dropExpiredPreviousHashes(client, tenantId);
+      if (next.size > 0) {
+        const others = rows.rows.filter((row) => !next.has(row.name));
+        await this.dropExpiredPreviousHashes(client, tenantId, others, now);
+      }
       await this.audit(client, tenantId, head, events);
       return settled;
     });
@@ -421,34 +433,36 @@ export class PostgresApiKeysRepository
     if (events.length === 0) return;
     const time = new Date(this.clock.now()).toISOString();
     const lines = chainLines({ ...head, bytes: 0 }, events, time);
-    const texts = lines.text.trimEnd().split('\n');
+    // The lines and the new head in one statement (a data-modifying CTE always runs whole).
     await client.query(
-      `INSERT INTO audit_log (tenant_id, seq, line)
-        SELECT $1, $2::bigint + n, line FROM unnest($3::text[]) WITH ORDINALITY AS l (line, n)`,
-      [tenantId, head.seq, texts],
+      `WITH appended AS (
+         INSERT INTO audit_log (tenant_id, seq, line)
+           SELECT $1, $2::bigint + n, line FROM unnest($3::text[]) WITH ORDINALITY AS l (line, n)
+       )
+       UPDATE tenants SET audit_seq = $4, audit_hash = $5 WHERE id = $1`,
+      [tenantId, head.seq, lines.text.trimEnd().split('\n'), lines.head.seq, lines.head.hash],
     );
-    await client.query('UPDATE tenants SET audit_seq = $2, audit_hash = $3 WHERE id = $1', [
-      tenantId,
-      lines.head.seq,
-      lines.head.hash,
-    ]);
   }
 
-  /** The housekeeping every write does: hashes replaced by a rotation, past their grace. */
-  private async dropExpiredPreviousHashes(client: PoolClient, tenantId: string): Promise<void> {
-    const rows = await client.query<KeyRow>(
-      `SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND previous_hash IS NOT NULL`,
-      [tenantId],
+  /**
+   * The housekeeping every write does: hashes replaced by a rotation, past their grace, among
+   * `rows` (the keys the batch did not write, which drop theirs as they are written).
+   */
+  private async dropExpiredPreviousHashes(
+    client: PoolClient,
+    tenantId: string,
+    rows: readonly KeyRow[],
+    now: number,
+  ): Promise<void> {
+    const expired = rows
+      .filter((row) => row.previous_hash !== null && !previousTokenValidUntil(toKey(row), now))
+      .map((row) => row.name);
+    if (expired.length === 0) return;
+    await client.query(
+      `UPDATE api_keys SET previous_hash = NULL, previous_hash_expires_at = NULL
+        WHERE tenant_id = $1 AND name = ANY($2)`,
+      [tenantId, expired],
     );
-    const now = this.clock.now();
-    const expired = rows.rows.filter((row) => !previousTokenValidUntil(toKey(row), now));
-    for (const row of expired) {
-      await client.query(
-        `UPDATE api_keys SET previous_hash = NULL, previous_hash_expires_at = NULL
-          WHERE tenant_id = $1 AND name = $2`,
-        [tenantId, row.name],
-      );
-    }
   }
 
   private async exportWith(client: PoolClient, tenantId: string): Promise<string> {
