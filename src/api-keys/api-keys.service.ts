@@ -232,9 +232,14 @@ export class ApiKeysService {
       return { key, event: auditEvent(caller, 'create', undefined, key), result: key };
     });
     this.usage.forget(tenantId, key.name);
-    // No ledger write: a new key's grant is its own (its createdAt is in the grant id), so any
-    // balance left under its name by a key deleted by hand is not its balance.
-    return { view: (await this.views(tenantId, [key]))[0], token };
+    // Nothing to write to the ledger, or to read for the answer: a new key's grant is its own
+    // (its createdAt is in the grant id), so any balance, or last use, left under its name by a
+    // key deleted by hand is not its own. It has every credit, no last use, no replaced token.
+    const view: ApiKeyView = {
+      key,
+      ...(key.credits && { creditsRemaining: key.credits.remaining }),
+    };
+    return { view, token };
   }
 
   /** Replaces `enabled`, and `permissions` and `expiresAt` when given; with `ifMatch`, only if the key still matches. */
