@@ -1,9 +1,11 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { LruCache } from '../../common/lru-cache';
-import { readRegularFile } from './durable-file';
+import { TenantBusyError } from '../storage.errors';
+import { readRegularFile, replaceDurably } from './durable-file';
 import { fileError } from './file-errors';
 import { tenantPath } from './tenant-directory';
+import type { HeldLock } from './tenant-lock';
 
 /**
  * A small file the service keeps beside a tenant's security.yml (last uses, credits spent),
@@ -49,5 +51,25 @@ export class SideFile<T> {
       throw fileError(tenantId, error, 'read', this.name);
     }
     return this.parse(text, tenantId);
+  }
+
+  /**
+   * Replaces the file in the tenant's folder `dir` with `text` (durably, atomically), only while
+   * `lock` is still ours, checked right before the rename: a process stopped past the lock's
+   * staleness must not overwrite what the lock's next holder wrote. `lost` says what was lost.
+   */
+  async replace(
+    tenantId: string,
+    dir: string,
+    text: string,
+    lock: HeldLock,
+    lost: string,
+  ): Promise<void> {
+    await replaceDurably(dir, this.name, text, async () => {
+      if (!(await lock.stillHeld())) throw new TenantBusyError(tenantId, 1, lost);
+    }).catch((error: unknown) => {
+      if (error instanceof TenantBusyError) throw error;
+      throw fileError(tenantId, error, 'update', this.name);
+    });
   }
 }

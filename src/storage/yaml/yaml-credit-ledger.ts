@@ -4,9 +4,7 @@ import { Clock } from '../../common/clock';
 import { appConfig } from '../../config/app.config';
 import { BalanceMapLedger, type BalanceChange, type CreditBalance } from '../credit-ledger';
 import { type Queued, TenantBatches } from '../group-commit';
-import { TenantBusyError, TenantStorageError } from '../storage.errors';
-import { replaceDurably } from './durable-file';
-import { fileError } from './file-errors';
+import { TenantStorageError } from '../storage.errors';
 import { SideFile } from './side-file';
 import { existingTenantDir } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
@@ -115,15 +113,14 @@ export class YamlCreditLedger extends BalanceMapLedger implements BeforeApplicat
         });
         if (changed) {
           const text = `${JSON.stringify(Object.fromEntries(balances), null, 1)}\n`;
-          await replaceDurably(dir, CREDITS_FILE, text, async () => {
-            // Stopped past the lock's staleness, another process may have spent meanwhile.
-            if (!(await lock.stillHeld())) {
-              throw new TenantBusyError(tenantId, 1, 'lost its lock to another process mid-write');
-            }
-          }).catch((error: unknown) => {
-            if (error instanceof TenantBusyError) throw error;
-            throw fileError(tenantId, error, 'update', CREDITS_FILE);
-          });
+          // Stopped past the lock's staleness, another process may have spent meanwhile.
+          await this.file.replace(
+            tenantId,
+            dir,
+            text,
+            lock,
+            'lost its lock to another process mid-write',
+          );
         }
         return () => outcomes.forEach((answer) => answer());
       },

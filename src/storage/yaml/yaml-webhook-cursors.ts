@@ -4,15 +4,14 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appConfig } from '../../config/app.config';
 import { isTenantId } from '../api-key.record';
-import { errnoCode, TenantBusyError, TenantLockHeldError } from '../storage.errors';
+import { errnoCode, TenantLockHeldError } from '../storage.errors';
 import {
   type DeliveryCursor,
   type DeliveryWork,
   FRESH_CURSOR,
   WebhookCursors,
 } from '../webhook-cursors';
-import { readRegularFile, replaceDurably, writeAndSync } from './durable-file';
-import { fileError } from './file-errors';
+import { readRegularFile, writeAndSync } from './durable-file';
 import { SideFile } from './side-file';
 import { existingTenantDir } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
@@ -86,14 +85,13 @@ export class YamlWebhookCursors extends WebhookCursors {
         async (lock) => {
           const save = async (cursor: DeliveryCursor) => {
             const text = `${JSON.stringify(cursor)}\n`;
-            await replaceDurably(dir, WEBHOOKS_FILE, text, async () => {
-              if (!(await lock.stillHeld())) {
-                throw new TenantBusyError(tenantId, 1, 'lost its webhook claim mid-delivery');
-              }
-            }).catch((error: unknown) => {
-              if (error instanceof TenantBusyError) throw error;
-              throw fileError(tenantId, error, 'update', WEBHOOKS_FILE);
-            });
+            await this.file.replace(
+              tenantId,
+              dir,
+              text,
+              lock,
+              'lost its webhook claim mid-delivery',
+            );
           };
           await work(await this.file.load(tenantId), save);
         },
