@@ -54,18 +54,12 @@ export class SideFile<T> {
   }
 
   /**
-   * Replaces the file in the tenant's folder `dir` with `text` (durably, atomically), only while
-   * `lock` is still ours, checked right before the rename: a process stopped past the lock's
-   * staleness must not overwrite what the lock's next holder wrote. `lost` says what was lost.
+   * Replaces the tenant's file with `text` (durably, atomically), only while `lock` is still
+   * ours, checked right before the rename: a process stopped past the lock's staleness must not
+   * overwrite what the lock's next holder wrote. `lost` says what was lost.
    */
-  async replace(
-    tenantId: string,
-    dir: string,
-    text: string,
-    lock: HeldLock,
-    lost: string,
-  ): Promise<void> {
-    await replaceDurably(dir, this.name, text, async () => {
+  async replace(tenantId: string, text: string, lock: HeldLock, lost: string): Promise<void> {
+    await replaceDurably(tenantPath(this.root, tenantId), this.name, text, async () => {
       if (!(await lock.stillHeld())) throw new TenantBusyError(tenantId, 1, lost);
     }).catch((error: unknown) => {
       if (error instanceof TenantBusyError) throw error;

@@ -94,7 +94,7 @@ export class YamlCreditLedger extends BalanceMapLedger implements BeforeApplicat
 
   /** One locked read, apply and rewrite for a batch, then each change answered. */
   private async write(tenantId: string, batch: readonly PendingChange[]): Promise<void> {
-    const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
+    await existingTenantDir(this.config.tenantsDir, tenantId);
     const settle = await withTenantLock(
       tenantId,
       this.file.path(tenantId),
@@ -116,7 +116,6 @@ export class YamlCreditLedger extends BalanceMapLedger implements BeforeApplicat
           // Stopped past the lock's staleness, another process may have spent meanwhile.
           await this.file.replace(
             tenantId,
-            dir,
             text,
             lock,
             'lost its lock to another process mid-write',

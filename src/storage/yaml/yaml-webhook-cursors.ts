@@ -77,7 +77,7 @@ export class YamlWebhookCursors extends WebhookCursors {
   }
 
   async claim(tenantId: string, work: DeliveryWork): Promise<boolean> {
-    const dir = await existingTenantDir(this.config.tenantsDir, tenantId);
+    await existingTenantDir(this.config.tenantsDir, tenantId);
     try {
       await withTenantLock(
         tenantId,
@@ -85,13 +85,7 @@ export class YamlWebhookCursors extends WebhookCursors {
         async (lock) => {
           const save = async (cursor: DeliveryCursor) => {
             const text = `${JSON.stringify(cursor)}\n`;
-            await this.file.replace(
-              tenantId,
-              dir,
-              text,
-              lock,
-              'lost its webhook claim mid-delivery',
-            );
+            await this.file.replace(tenantId, text, lock, 'lost its webhook claim mid-delivery');
           };
           await work(await this.file.load(tenantId), save);
         },
