@@ -6,6 +6,14 @@ export interface UsageRecord {
 }
 
 /**
+ * How long last-used records once read are reused without asking the store again. Last-used
+ * times are accurate to USAGE_FLUSH_SECONDS (another process's uses arrive only at its flush),
+ * so a second more costs nothing a reader could rely on, and spares a query (PostgreSQL) or a
+ * stat (YAML) per GET of a busy key. A store's own saves are seen at once.
+ */
+export const USAGE_READ_REUSE_MS = 1000;
+
+/**
  * Where last-used times are kept between flushes: never with the keys themselves (a
  * security.yml kept in Git must not churn with every use). The port, and its injection token.
  */

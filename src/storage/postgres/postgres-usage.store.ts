@@ -2,15 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { LruCache } from '../../common/lru-cache';
 import type { UsageRecord } from '../usage.store';
-import { UsageStore } from '../usage.store';
+import { USAGE_READ_REUSE_MS, UsageStore } from '../usage.store';
 import { PostgresDatabase } from './postgres-database';
 
-/**
- * How long a key's last-used record read from the database is reused. Last-used times are
- * accurate to USAGE_FLUSH_SECONDS (another replica's uses arrive only at its flush), so a
- * second more costs nothing a reader could rely on, and spares a query per GET of a busy key.
- */
-export const USAGE_READ_REUSE_MS = 1000;
 const CACHED_RECORDS = 10_000;
 
 interface UsageRow {

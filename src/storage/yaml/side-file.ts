@@ -7,18 +7,30 @@ import { fileError } from './file-errors';
 import { tenantPath } from './tenant-directory';
 import type { HeldLock } from './tenant-lock';
 
+interface CachedValue<T> {
+  readonly signature: string;
+  readonly value: T;
+  /** When the file was last seen with this signature (Date.now()). */
+  checkedAt: number;
+}
+
 /**
  * A small file the service keeps beside a tenant's security.yml (last uses, credits spent),
  * parsed with `parse` (given undefined when there is none) and cached while it is unchanged.
+ * With `reuseMs`, what was read is trusted that long without looking at the file again: for a
+ * file whose contents are approximate anyway (last uses), not for one that decides (credits).
  */
 export class SideFile<T> {
-  private readonly cache: LruCache<string, { signature: string; value: T }>;
+  private readonly cache: LruCache<string, CachedValue<T>>;
+  /** Bumped by forget(): a read that overlapped it does not keep what it found. */
+  private generation = 0;
 
   constructor(
     private readonly root: string,
     readonly name: string,
     capacity: number,
     private readonly parse: (text: string | undefined, tenantId: string) => T,
+    private readonly reuseMs = 0,
   ) {
     this.cache = new LruCache(capacity);
   }
@@ -33,13 +45,26 @@ export class SideFile<T> {
    * one lstat (no thread-pool round trip) tells whether the file changed since it was read.
    */
   async read(tenantId: string): Promise<T> {
+    const now = Date.now();
+    const cached = this.cache.get(tenantId);
+    if (cached && now - cached.checkedAt < this.reuseMs) return cached.value;
     const stats = lstatSync(this.path(tenantId), { bigint: true, throwIfNoEntry: false });
     const signature = stats ? `${stats.ino}:${stats.size}:${stats.mtimeNs}` : 'absent';
-    const cached = this.cache.get(tenantId);
-    if (cached?.signature === signature) return cached.value;
+    if (cached?.signature === signature) {
+      cached.checkedAt = now;
+      return cached.value;
+    }
+    const generation = this.generation;
     const value = await this.load(tenantId);
-    this.cache.set(tenantId, { signature, value });
+    if (generation === this.generation)
+      this.cache.set(tenantId, { signature, value, checkedAt: now });
     return value;
+  }
+
+  /** This process changed the file: the next read looks at it again, whatever `reuseMs`. */
+  forget(tenantId: string): void {
+    this.generation++;
+    this.cache.delete(tenantId);
   }
 
   /** What the file holds, read afresh (under the lock, before it is rewritten). */

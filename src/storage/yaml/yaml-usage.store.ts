@@ -7,7 +7,7 @@ import { fileError } from './file-errors';
 import { SideFile } from './side-file';
 import { existingTenantDir } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
-import { mergeUsage, type UsageRecord, UsageStore } from '../usage.store';
+import { mergeUsage, USAGE_READ_REUSE_MS, type UsageRecord, UsageStore } from '../usage.store';
 
 /** The side file beside security.yml: `{ "<key name>": { "lastUsedAt", "createdAt"? } }`. */
 export const USAGE_FILE = 'last-used.json';
@@ -31,7 +31,8 @@ function parseUsage(text: string | undefined): Map<string, UsageRecord> {
 
 /**
  * Last-used times in `<TENANTS_DIR>/<tenantId>/last-used.json`, never in security.yml. Reads
- * are cached while the file is unchanged; each flush merges under the tenant's lock, so every
+ * are cached while the file is unchanged, and trusted for USAGE_READ_REUSE_MS without a stat
+ * (another process's flush shows that much later; this one's at once); each flush merges under the tenant's lock, so every
  * process sharing the folder adds its uses, and replaces the file atomically.
  */
 @Injectable()
@@ -43,7 +44,13 @@ export class YamlUsageStore extends UsageStore {
     private readonly config: Pick<ConfigType<typeof appConfig>, 'tenantsDir' | 'tenantCacheSize'>,
   ) {
     super();
-    this.file = new SideFile(config.tenantsDir, USAGE_FILE, config.tenantCacheSize, parseUsage);
+    this.file = new SideFile(
+      config.tenantsDir,
+      USAGE_FILE,
+      config.tenantCacheSize,
+      parseUsage,
+      USAGE_READ_REUSE_MS,
+    );
   }
 
   read(tenantId: string): Promise<ReadonlyMap<string, UsageRecord>> {
@@ -58,9 +65,11 @@ export class YamlUsageStore extends UsageStore {
       async () => {
         const merged = mergeUsage(await this.file.load(tenantId), uses);
         const text = `${JSON.stringify(Object.fromEntries(merged), null, 1)}\n`;
-        await replaceDurably(dir, USAGE_FILE, text).catch((error: unknown) => {
-          throw fileError(tenantId, error, 'update', USAGE_FILE);
-        });
+        await replaceDurably(dir, USAGE_FILE, text)
+          .catch((error: unknown) => {
+            throw fileError(tenantId, error, 'update', USAGE_FILE);
+          })
+          .finally(() => this.file.forget(tenantId));
       },
       () => undefined,
     );
