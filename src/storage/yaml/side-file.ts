@@ -41,8 +41,9 @@ export class SideFile<T> {
   }
 
   /**
-   * What the file holds now. On the request path: the key store has just found the tenant, so
-   * one lstat (no thread-pool round trip) tells whether the file changed since it was read.
+   * What the file holds now (with `reuseMs`: as read at most that long ago). On the request
+   * path: the key store has just found the tenant, so one lstat (no thread-pool round trip)
+   * tells whether the file changed since it was read.
    */
   async read(tenantId: string): Promise<T> {
     const now = Date.now();
@@ -56,8 +57,9 @@ export class SideFile<T> {
     }
     const generation = this.generation;
     const value = await this.load(tenantId);
-    if (generation === this.generation)
+    if (generation === this.generation) {
       this.cache.set(tenantId, { signature, value, checkedAt: now });
+    }
     return value;
   }
 

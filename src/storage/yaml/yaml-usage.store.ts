@@ -32,8 +32,9 @@ function parseUsage(text: string | undefined): Map<string, UsageRecord> {
 /**
  * Last-used times in `<TENANTS_DIR>/<tenantId>/last-used.json`, never in security.yml. Reads
  * are cached while the file is unchanged, and trusted for USAGE_READ_REUSE_MS without a stat
- * (another process's flush shows that much later; this one's at once); each flush merges under the tenant's lock, so every
- * process sharing the folder adds its uses, and replaces the file atomically.
+ * (another process's flush shows that much later; this one's at once). Each flush merges
+ * under the tenant's lock, so every process sharing the folder adds its uses, and replaces
+ * the file atomically.
  */
 @Injectable()
 export class YamlUsageStore extends UsageStore {
