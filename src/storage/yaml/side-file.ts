@@ -63,7 +63,7 @@ export class SideFile<T> {
     return value;
   }
 
-  /** This process changed the file: the next read looks at it again, whatever `reuseMs`. */
+  /** The file may have changed (replace says so): the next read looks, whatever `reuseMs`. */
   forget(tenantId: string): void {
     this.generation++;
     this.cache.delete(tenantId);
@@ -81,16 +81,28 @@ export class SideFile<T> {
   }
 
   /**
-   * Replaces the tenant's file with `text` (durably, atomically), only while `lock` is still
-   * ours, checked right before the rename: a process stopped past the lock's staleness must not
-   * overwrite what the lock's next holder wrote. `lost` says what was lost.
+   * Replaces the tenant's file with `text` (durably, atomically); the next read looks at it
+   * again. With `guard`, only while its lock is still ours, checked right before the rename: a
+   * process stopped past the lock's staleness must not overwrite what the lock's next holder
+   * wrote (`guard.lost` says what was lost).
    */
-  async replace(tenantId: string, text: string, lock: HeldLock, lost: string): Promise<void> {
-    await replaceDurably(tenantPath(this.root, tenantId), this.name, text, async () => {
-      if (!(await lock.stillHeld())) throw new TenantBusyError(tenantId, 1, lost);
-    }).catch((error: unknown) => {
+  async replace(
+    tenantId: string,
+    text: string,
+    guard?: { readonly lock: HeldLock; readonly lost: string },
+  ): Promise<void> {
+    const stillOurs =
+      guard &&
+      (async () => {
+        if (!(await guard.lock.stillHeld())) throw new TenantBusyError(tenantId, 1, guard.lost);
+      });
+    try {
+      await replaceDurably(tenantPath(this.root, tenantId), this.name, text, stillOurs);
+    } catch (error) {
       if (error instanceof TenantBusyError) throw error;
       throw fileError(tenantId, error, 'update', this.name);
-    });
+    } finally {
+      this.forget(tenantId);
+    }
   }
 }

@@ -114,12 +114,10 @@ export class YamlCreditLedger extends BalanceMapLedger implements BeforeApplicat
         if (changed) {
           const text = `${JSON.stringify(Object.fromEntries(balances), null, 1)}\n`;
           // Stopped past the lock's staleness, another process may have spent meanwhile.
-          await this.file.replace(
-            tenantId,
-            text,
+          await this.file.replace(tenantId, text, {
             lock,
-            'lost its lock to another process mid-write',
-          );
+            lost: 'lost its lock to another process mid-write',
+          });
         }
         return () => outcomes.forEach((answer) => answer());
       },

@@ -1,9 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { join } from 'node:path';
-import { replaceDurably } from './durable-file';
 import { appConfig } from '../../config/app.config';
-import { fileError } from './file-errors';
 import { SideFile } from './side-file';
 import { existingTenantDir } from './tenant-directory';
 import { withTenantLock } from './tenant-lock';
@@ -66,11 +64,9 @@ export class YamlUsageStore extends UsageStore {
       async () => {
         const merged = mergeUsage(await this.file.load(tenantId), uses);
         const text = `${JSON.stringify(Object.fromEntries(merged), null, 1)}\n`;
-        await replaceDurably(dir, USAGE_FILE, text)
-          .catch((error: unknown) => {
-            throw fileError(tenantId, error, 'update', USAGE_FILE);
-          })
-          .finally(() => this.file.forget(tenantId));
+        // No lock check before the rename (last uses are approximate): a flush stalled past the
+        // lock's staleness may drop another process's newest times, never a key.
+        await this.file.replace(tenantId, text);
       },
       () => undefined,
     );

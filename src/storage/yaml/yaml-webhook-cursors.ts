@@ -85,7 +85,10 @@ export class YamlWebhookCursors extends WebhookCursors {
         async (lock) => {
           const save = async (cursor: DeliveryCursor) => {
             const text = `${JSON.stringify(cursor)}\n`;
-            await this.file.replace(tenantId, text, lock, 'lost its webhook claim mid-delivery');
+            await this.file.replace(tenantId, text, {
+              lock,
+              lost: 'lost its webhook claim mid-delivery',
+            });
           };
           await work(await this.file.load(tenantId), save);
         },
