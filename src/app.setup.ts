@@ -29,7 +29,7 @@ function headersSetBy(middleware: RequestHandler): ReadonlyArray<[string, string
   middleware({} as Request, recorder as unknown as Response, (error?: unknown) => {
     failure = error;
   });
-  if (failure !== undefined) throw new Error(`helmet failed at start: ${String(failure)}`);
+  if (failure !== undefined) throw new Error('helmet failed at start', { cause: failure });
   if (headers.length === 0) throw new Error('helmet set no headers');
   return headers;
 }
