@@ -7,8 +7,8 @@ import {
 } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
-import { type BigIntStats, constants, lstatSync } from 'node:fs';
-import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { type BigIntStats, constants, lstatSync, renameSync } from 'node:fs';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { AuditEvent } from '../audit-entry';
 import { AUDIT_FILE } from './audit-log-file';
@@ -314,8 +314,11 @@ export class YamlApiKeysRepository extends ApiKeysRepository implements BeforeAp
       if (wrote.status === 'rejected') throw wrote.reason;
       if (logged.status === 'rejected') throw logged.reason;
       await assertLockHeld();
+      // The check and the rename back to back on this thread: an editor's rename can only be
+      // lost in the microseconds between them, not while ours waits for the thread pool (which,
+      // on a busy machine, can take milliseconds).
       if (signatureNow(file) !== signature) return undefined;
-      await rename(temp, file);
+      renameSync(temp, file);
       renamed = true;
       after = lstatSync(file, { bigint: true, throwIfNoEntry: false });
       appended = undefined;
